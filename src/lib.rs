@@ -1,0 +1,6 @@
+//! mfa-audit-proxy: a sidecar that forwards Huawei Cloud IAM traffic and audits every
+//! virtual-MFA-device deletion. See `SPEC.md` in the shared folder and the README.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod config;
