@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditConfig;
+use crate::diagnostics::DiagnosticsConfig;
 
 pub const ENV_PREFIX: &str = "MFA_AUDIT_PROXY_";
 
@@ -21,6 +22,9 @@ pub struct Config {
     /// Address the proxy listens on for IAM clients.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// On SIGTERM or SIGINT, how long calls in flight may take to finish.
+    #[serde(default = "default_shutdown_grace", with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     pub upstream: UpstreamConfig,
     #[serde(default)]
     pub audit: AuditConfig,
@@ -29,7 +33,13 @@ pub struct Config {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
+    pub diagnostics: DiagnosticsConfig,
+    #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+}
+
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_listen() -> SocketAddr {

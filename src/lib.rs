@@ -2,5 +2,10 @@
 //! virtual-MFA-device deletion. See `SPEC.md` in the shared folder and the README.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
+pub mod cli;
 pub mod config;
+pub mod diagnostics;
+pub mod proxy;
+pub mod signing;
