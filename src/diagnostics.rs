@@ -2,6 +2,8 @@
 //! non-blocking writer with `lossy(false)`, so a slow stderr applies back-pressure instead
 //! of silently dropping lines. Level from `RUST_LOG` (default `info`).
 
+use std::io::IsTerminal;
+
 use serde::{Deserialize, Serialize};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
@@ -28,7 +30,10 @@ pub fn init(config: &DiagnosticsConfig) -> WorkerGuard {
         .lossy(false)
         .finish(std::io::stderr());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     let _ = match config.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

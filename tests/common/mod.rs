@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests: real processes (the simulated IAM upstream
 //! and the proxy), the Python SDK client, raw HTTP, and reading audit files.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod process;
 pub mod raw_http;

@@ -82,13 +82,18 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts the proxy in front of `upstream_url`; `extra` is appended to the config file.
     pub fn start(upstream_url: &str, extra: &str) -> ProxyProcess {
+        Self::start_with_upstream(upstream_url, "request_timeout = \"3s\"\nconnect_timeout = \"2s\"", extra)
+    }
+
+    /// Like `start`, with `upstream_lines` in the `[upstream]` section after `url`.
+    pub fn start_with_upstream(upstream_url: &str, upstream_lines: &str, extra: &str) -> ProxyProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("config.toml");
         let audit_dir = dir.path().join("audit");
         std::fs::write(
             &config_path,
             format!(
-                "listen = \"127.0.0.1:0\"\n\n[upstream]\nurl = \"{upstream_url}\"\nrequest_timeout = \"3s\"\nconnect_timeout = \"2s\"\n\n[audit]\ndir = \"{}\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n{extra}\n",
+                "listen = \"127.0.0.1:0\"\n\n[upstream]\nurl = \"{upstream_url}\"\n{upstream_lines}\n\n[audit]\ndir = \"{}\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n{extra}\n",
                 audit_dir.display()
             ),
         )
