@@ -7,5 +7,6 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
+pub mod metrics;
 pub mod proxy;
 pub mod signing;

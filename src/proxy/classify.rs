@@ -11,8 +11,11 @@ use percent_encoding::percent_decode_str;
 pub const DELETE_PATH: &str = "/v5/virtual-mfa-devices";
 
 /// Headers some frameworks honour to replace the request method.
-const METHOD_OVERRIDE_HEADERS: [&str; 3] =
-    ["x-http-method-override", "x-http-method", "x-method-override"];
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 /// Query parameters some frameworks honour to replace the request method.
 const METHOD_OVERRIDE_PARAMS: [&str; 2] = ["_method", "method"];
 
@@ -35,7 +38,9 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
     let overridden = method_override(headers, query);
     let method_is_delete = *method == Method::DELETE;
     let method_looks_like_delete = method.as_str().eq_ignore_ascii_case("DELETE");
-    let override_is_delete = overridden.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("DELETE"));
+    let override_is_delete = overridden
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("DELETE"));
 
     if method_is_delete && path_is_exact && overridden.is_none() {
         return Route::DeleteVirtualMfaDevice;
@@ -75,7 +80,9 @@ fn method_override(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 /// encoding), lower-cased, `;params` dropped, empty and dot segments resolved, no
 /// trailing slash.
 pub fn normalize_path(path: &str) -> String {
-    let decoded = decode_repeatedly(path).to_ascii_lowercase().replace('\\', "/");
+    let decoded = decode_repeatedly(path)
+        .to_ascii_lowercase()
+        .replace('\\', "/");
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/') {
         let segment = segment.split(';').next().unwrap_or("");
@@ -94,7 +101,9 @@ fn decode_repeatedly(s: &str) -> String {
     let mut current = s.to_string();
     // Three rounds cover double and triple encoding; more is not a realistic upstream.
     for _ in 0..3 {
-        let next = percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        let next = percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
         if next == current {
             break;
         }
@@ -110,22 +119,42 @@ mod tests {
     fn route(method: &str, path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> Route {
         let mut h = HeaderMap::new();
         for (k, v) in headers {
-            h.append(http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
-        classify(&Method::from_bytes(method.as_bytes()).unwrap(), path, query, &h)
+        classify(
+            &Method::from_bytes(method.as_bytes()).unwrap(),
+            path,
+            query,
+            &h,
+        )
     }
 
     #[test]
     fn canonical_delete_is_audited() {
-        assert_eq!(route("DELETE", DELETE_PATH, Some("user_id=a"), &[]), Route::DeleteVirtualMfaDevice);
+        assert_eq!(
+            route("DELETE", DELETE_PATH, Some("user_id=a"), &[]),
+            Route::DeleteVirtualMfaDevice
+        );
     }
 
     #[test]
     fn other_calls_pass_through() {
-        assert_eq!(route("GET", "/v5/mfa-devices", None, &[]), Route::PassThrough);
+        assert_eq!(
+            route("GET", "/v5/mfa-devices", None, &[]),
+            Route::PassThrough
+        );
         assert_eq!(route("POST", DELETE_PATH, None, &[]), Route::PassThrough);
-        assert_eq!(route("DELETE", "/v5/virtual-mfa-devicesX", None, &[]), Route::PassThrough);
-        assert_eq!(route("DELETE", "/v3.0/OS-MFA/virtual-mfa-devices", None, &[]), Route::PassThrough);
+        assert_eq!(
+            route("DELETE", "/v5/virtual-mfa-devicesX", None, &[]),
+            Route::PassThrough
+        );
+        assert_eq!(
+            route("DELETE", "/v3.0/OS-MFA/virtual-mfa-devices", None, &[]),
+            Route::PassThrough
+        );
     }
 
     #[test]
@@ -143,16 +172,35 @@ mod tests {
             "/v5/virtual-mfa-devices%252F",
             "/v5\\virtual-mfa-devices",
         ] {
-            assert!(matches!(route("DELETE", path, None, &[]), Route::LookAlike(_)), "{path}");
+            assert!(
+                matches!(route("DELETE", path, None, &[]), Route::LookAlike(_)),
+                "{path}"
+            );
         }
-        assert!(matches!(route("delete", DELETE_PATH, None, &[]), Route::LookAlike(_)));
         assert!(matches!(
-            route("POST", DELETE_PATH, None, &[("X-HTTP-Method-Override", "DELETE")]),
+            route("delete", DELETE_PATH, None, &[]),
             Route::LookAlike(_)
         ));
-        assert!(matches!(route("POST", DELETE_PATH, Some("_method=delete"), &[]), Route::LookAlike(_)));
         assert!(matches!(
-            route("DELETE", DELETE_PATH, None, &[("X-Method-Override", "DELETE")]),
+            route(
+                "POST",
+                DELETE_PATH,
+                None,
+                &[("X-HTTP-Method-Override", "DELETE")]
+            ),
+            Route::LookAlike(_)
+        ));
+        assert!(matches!(
+            route("POST", DELETE_PATH, Some("_method=delete"), &[]),
+            Route::LookAlike(_)
+        ));
+        assert!(matches!(
+            route(
+                "DELETE",
+                DELETE_PATH,
+                None,
+                &[("X-Method-Override", "DELETE")]
+            ),
             Route::LookAlike(_)
         ));
     }

@@ -82,11 +82,19 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts the proxy in front of `upstream_url`; `extra` is appended to the config file.
     pub fn start(upstream_url: &str, extra: &str) -> ProxyProcess {
-        Self::start_with_upstream(upstream_url, "request_timeout = \"3s\"\nconnect_timeout = \"2s\"", extra)
+        Self::start_with_upstream(
+            upstream_url,
+            "request_timeout = \"3s\"\nconnect_timeout = \"2s\"",
+            extra,
+        )
     }
 
     /// Like `start`, with `upstream_lines` in the `[upstream]` section after `url`.
-    pub fn start_with_upstream(upstream_url: &str, upstream_lines: &str, extra: &str) -> ProxyProcess {
+    pub fn start_with_upstream(
+        upstream_url: &str,
+        upstream_lines: &str,
+        extra: &str,
+    ) -> ProxyProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("config.toml");
         let audit_dir = dir.path().join("audit");
@@ -107,13 +115,22 @@ impl ProxyProcess {
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
             .expect("mfa-audit-proxy starts");
         let found = wait_for_line(&mut child, &["listening on ", "admin listening on "]);
-        ProxyProcess { child, addr: found[0].clone(), admin_addr: found[1].clone(), dir, config_path }
+        ProxyProcess {
+            child,
+            addr: found[0].clone(),
+            admin_addr: found[1].clone(),
+            dir,
+            config_path,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -134,7 +151,10 @@ impl ProxyProcess {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("proxy exits")
     }
 }
