@@ -2,6 +2,7 @@
 //! and the proxy), the Python SDK client, raw HTTP, and reading audit files.
 #![allow(dead_code, unused_imports)]
 
+pub mod echo_upstream;
 pub mod process;
 pub mod raw_http;
 
