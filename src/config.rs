@@ -34,7 +34,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub diagnostics: DiagnosticsConfig,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialConfig>,
 }
 
@@ -197,11 +197,26 @@ impl Config {
             serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
                 let key = e.path().to_string();
                 let message = one_line(&e.into_inner().to_string());
-                // serde_path_to_error already ends the path with the unknown key.
-                match unknown_field(&message) {
-                    Some(field) if key == "." => ConfigError::key(field, "unknown key"),
-                    Some(_) => ConfigError::key(key, "unknown key"),
-                    None => ConfigError::key(key, message),
+                // serde_path_to_error already ends the path with an unknown key, but not
+                // with a missing one.
+                let parent = |field: &str| {
+                    if key == "." {
+                        field.to_string()
+                    } else {
+                        format!("{key}.{field}")
+                    }
+                };
+                if unknown_field(&message).is_some() {
+                    let key = if key == "." {
+                        unknown_field(&message).unwrap_or_default().to_string()
+                    } else {
+                        key
+                    };
+                    ConfigError::key(key, "unknown key")
+                } else if let Some(field) = missing_field(&message) {
+                    ConfigError::key(parent(field), "is required")
+                } else {
+                    ConfigError::key(key, message)
                 }
             })?;
         config.check()?;
@@ -270,6 +285,12 @@ fn one_line(s: &str) -> String {
 /// Extracts `foo` from serde's "unknown field `foo`, expected ..." message.
 fn unknown_field(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// Extracts `foo` from serde's "missing field `foo`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
     rest.split('`').next()
 }
 
