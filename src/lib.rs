@@ -5,3 +5,4 @@
 pub mod audit;
 pub mod config;
 pub mod signing;
+pub mod simulator;
