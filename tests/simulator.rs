@@ -548,3 +548,29 @@ async fn binary_refuses_bad_flags_with_status_2() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+#[tokio::test]
+async fn concurrent_deletes_remove_a_device_once() {
+    let simulator = start(config()).await;
+    let addr = simulator.local_addr();
+    let target = delete_target(USER, SERIAL);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let req = signed("DELETE", addr, &target);
+        tasks.spawn(async move { send(req, false).await.status });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.expect("task"));
+    }
+    let ok = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::NO_CONTENT)
+        .count();
+    let missing = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::NOT_FOUND)
+        .count();
+    assert_eq!((ok, missing), (1, 15), "{statuses:?}");
+    assert_eq!(simulator.deletions_performed(), 1);
+}

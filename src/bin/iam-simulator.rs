@@ -8,6 +8,14 @@ use clap::Parser;
 use mfa_audit_proxy::simulator::{run, SimArgs};
 
 fn main() -> ExitCode {
+    // Warnings (accept failures) to stderr; RUST_LOG=debug shows connection errors.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let config = match SimArgs::parse().into_config() {
         Ok(config) => config,
         Err(e) => {
