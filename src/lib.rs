@@ -10,3 +10,4 @@ pub mod diagnostics;
 pub mod metrics;
 pub mod proxy;
 pub mod signing;
+pub mod simulator;

@@ -104,6 +104,9 @@ impl From<CanonicalError> for VerifyError {
 /// every signed header is present exactly once; `X-Sdk-Date` parses and is within
 /// [`MAX_CLOCK_SKEW`] of `now`; the access key is known; the signature matches
 /// (constant-time comparison).
+///
+/// The body hash is always `body_sha256_hex`: an `X-Sdk-Content-Sha256:
+/// UNSIGNED-PAYLOAD` header is not honoured, so the payload is always covered.
 pub fn verify(
     parts: &http::request::Parts,
     body_sha256_hex: &str,
@@ -367,6 +370,21 @@ mod tests {
         let mut mismatch = signed(URI);
         mismatch.uri = format!("http://example.com{URI}").parse().expect("uri");
         assert_eq!(check(&mismatch), Err(VerifyError::HostMismatch));
+    }
+
+    #[test]
+    fn non_utf8_signed_header_is_refused() {
+        let mut parts = signed(URI);
+        parts.headers.insert(
+            "content-type",
+            http::HeaderValue::from_bytes(b"application/json\xff").expect("obs-text"),
+        );
+        assert_eq!(
+            check(&parts),
+            Err(VerifyError::NonUtf8HeaderValue {
+                name: "content-type".into()
+            })
+        );
     }
 
     #[test]
