@@ -95,11 +95,17 @@ pub fn route(state: &State, parts: &http::request::Parts, body: &[u8], id: &str)
         }
     }
 
-    let lax_params = state.lax.then(|| parse_lax(parts.uri.query()));
+    // A lax upstream may take its target from a URL-rewriting header instead.
+    let rewritten = state.lax.then(|| lax::rewritten_target(parts)).flatten();
+    let (raw_path, raw_query) = match &rewritten {
+        Some((path, query)) => (path.as_str(), query.as_deref()),
+        None => (parts.uri.path(), parts.uri.query()),
+    };
+    let lax_params = state.lax.then(|| parse_lax(raw_query));
     let (method, path) = match &lax_params {
         Some(params) => (
             lax::effective_method(parts, params),
-            lax::normalize_path(parts.uri.path()),
+            lax::normalize_path(raw_path),
         ),
         None => (parts.method.to_string(), parts.uri.path().to_owned()),
     };
