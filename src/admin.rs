@@ -11,10 +11,18 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use std::sync::Arc;
+
 use crate::audit::AuditLog;
+use crate::metrics::Metrics;
 use crate::proxy::body::{full, ProxyBody};
 
-pub async fn serve(listener: TcpListener, audit: AuditLog, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    audit: AuditLog,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -24,10 +32,12 @@ pub async fn serve(listener: TcpListener, audit: AuditLog, mut stop: watch::Rece
             _ = stop.changed() => return,
         };
         let audit = audit.clone();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let audit = audit.clone();
-                async move { Ok::<_, Infallible>(answer(&request, &audit)) }
+                let metrics = metrics.clone();
+                async move { Ok::<_, Infallible>(answer(&request, &audit, &metrics)) }
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -36,11 +46,24 @@ pub async fn serve(listener: TcpListener, audit: AuditLog, mut stop: watch::Rece
     }
 }
 
-fn answer(request: &Request<Incoming>, audit: &AuditLog) -> Response<ProxyBody> {
+fn answer(request: &Request<Incoming>, audit: &AuditLog, metrics: &Metrics) -> Response<ProxyBody> {
     let (status, body) = match request.uri().path() {
+        "/metrics" => {
+            let mut response = Response::new(full(metrics.encode()));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            return response;
+        }
         "/healthz" => (StatusCode::OK, "ok\n".to_string()),
         "/readyz" if audit.is_writable() => (StatusCode::OK, "ready\n".to_string()),
-        "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "audit log not writable\n".to_string()),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit log not writable\n".to_string(),
+        ),
         _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
     };
     let mut response = Response::new(full(body));

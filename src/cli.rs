@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "mfa-audit-proxy", version, about = "Forwards Huawei Cloud IAM traffic and audits every virtual-MFA-device deletion")]
+#[command(
+    name = "mfa-audit-proxy",
+    version,
+    about = "Forwards Huawei Cloud IAM traffic and audits every virtual-MFA-device deletion"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

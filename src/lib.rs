@@ -7,5 +7,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
+pub mod metrics;
 pub mod proxy;
 pub mod signing;
+pub mod simulator;

@@ -9,7 +9,10 @@ use mfa_audit_proxy::config::Config;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
     match cli.command {
         Command::Serve(args) => {
             let config = match Config::load(&args.config) {
@@ -33,6 +36,28 @@ fn main() -> ExitCode {
             Err(e) => usage_error(e),
         },
     }
+}
+
+/// Help and version go out as clap renders them; usage errors become one line naming the
+/// flag (clap's first line), with exit status 2.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    usage_error(first.trim_start_matches("error: "))
 }
 
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {

@@ -22,7 +22,11 @@ fn assert_upstream_error(proxy: &ProxyProcess, status: u16, code: &str, cause: &
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(answer["error_code"], code);
     let records = call_records(&proxy.audit_dir(), header(&headers, "x-audit-id").unwrap());
-    assert_eq!(records.len(), 2, "received was written before forwarding: {records:#?}");
+    assert_eq!(
+        records.len(),
+        2,
+        "received was written before forwarding: {records:#?}"
+    );
     let outcome = &records[1]["outcome"];
     assert_eq!(outcome["result"], "upstream_error");
     assert_eq!(outcome["status"], status);
@@ -35,7 +39,11 @@ fn assert_upstream_error(proxy: &ProxyProcess, status: u16, code: &str, cause: &
 #[test]
 fn refused_connection_is_502() {
     // A port that was free a moment ago and has no listener now.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let proxy = ProxyProcess::start(&format!("http://127.0.0.1:{port}"), "");
     assert_upstream_error(&proxy, 502, "MAP.0502", "refused");
     let (status, _, _) = raw_http::get(&proxy.addr, "/v5/mfa-devices");
@@ -53,7 +61,11 @@ fn silent_upstream_is_504() {
             held.push(stream);
         }
     });
-    let proxy = ProxyProcess::start_with_upstream(&format!("http://{addr}"), "request_timeout = \"1s\"", "");
+    let proxy = ProxyProcess::start_with_upstream(
+        &format!("http://{addr}"),
+        "request_timeout = \"1s\"",
+        "",
+    );
     let started = Instant::now();
     assert_upstream_error(&proxy, 504, "MAP.0504", "no answer within");
     assert!(started.elapsed() < Duration::from_secs(10));

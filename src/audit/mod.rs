@@ -34,7 +34,10 @@ fn default_dir() -> PathBuf {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { dir: default_dir(), durability: Durability::default() }
+        AuditConfig {
+            dir: default_dir(),
+            durability: Durability::default(),
+        }
     }
 }
 
@@ -59,7 +62,10 @@ pub struct Appended {
 pub enum AuditError {
     /// The audit directory or file could not be opened, written or synced.
     #[error("audit log {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Clone)]
@@ -77,22 +83,37 @@ struct WriterState {
 
 impl AuditLog {
     pub fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
-        let io = |source| AuditError::Io { path: config.dir.clone(), source };
+        let io = |source| AuditError::Io {
+            path: config.dir.clone(),
+            source,
+        };
         std::fs::create_dir_all(&config.dir).map_err(io)?;
         let path = config.dir.join("audit.jsonl");
         let (next_seq, prev_hash) = match std::fs::read(&path) {
-            Ok(bytes) => match bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).last() {
+            Ok(bytes) => match bytes.split(|b| *b == b'\n').rfind(|l| !l.is_empty()) {
                 Some(last) => {
                     let v: serde_json::Value = serde_json::from_slice(last).unwrap_or_default();
-                    (v["seq"].as_u64().unwrap_or(0) + 1, hex::encode(Sha256::digest(last)))
+                    (
+                        v["seq"].as_u64().unwrap_or(0) + 1,
+                        hex::encode(Sha256::digest(last)),
+                    )
                 }
                 None => (1, GENESIS_HASH.to_string()),
             },
             Err(_) => (1, GENESIS_HASH.to_string()),
         };
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
         Ok(AuditLog {
-            inner: Arc::new(Mutex::new(WriterState { path, file, next_seq, prev_hash })),
+            inner: Arc::new(Mutex::new(WriterState {
+                path,
+                file,
+                next_seq,
+                prev_hash,
+            })),
             durability: config.durability,
         })
     }
@@ -112,7 +133,10 @@ impl AuditLog {
             let hash = hex::encode(Sha256::digest(&line));
             line.push(b'\n');
             let path = state.path.clone();
-            let io = |source| AuditError::Io { path: path.clone(), source };
+            let io = |source| AuditError::Io {
+                path: path.clone(),
+                source,
+            };
             state.file.write_all(&line).map_err(io)?;
             if durability == Durability::Fsync {
                 state.file.sync_data().map_err(io)?;

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Limited};
@@ -65,14 +65,16 @@ impl Proxy {
             return self.refuse(&call, ProxyError::InvalidRequest, why).await;
         }
         if let Err(invalid) = validated {
-            return self.refuse(&call, ProxyError::InvalidRequest, &invalid.rule).await;
+            return self
+                .refuse(&call, ProxyError::InvalidRequest, &invalid.rule)
+                .await;
         }
         if let Err(why) = self.expect_no_body(&parts, body).await {
             return self.refuse(&call, ProxyError::InvalidRequest, why).await;
         }
 
         // Write `received`; without it the call does not go on.
-        if let Err(e) = self.audit.append(call.record(Stage::Received)).await {
+        if let Err(e) = self.append(call.record(Stage::Received)).await {
             tracing::error!(audit_id = %call.audit_id, error = %e, "audit log refused the received record; deletion not forwarded");
             let message = "the audit log cannot be written; the deletion was not forwarded";
             let answer = ProxyError::AuditUnavailable.answer(message, Some(&call.audit_id));
@@ -111,7 +113,8 @@ impl Proxy {
         };
 
         // Write `completed` before answering.
-        self.record_completed(call.completed(outcome, request_id)).await;
+        self.record_completed(call.completed(outcome, request_id))
+            .await;
         with_audit_id(response, &call.audit_id)
     }
 
@@ -120,7 +123,7 @@ impl Proxy {
         &self,
         request: Request<ProxyBody>,
     ) -> Result<(Response<ProxyBody>, Outcome, Option<String>), UpstreamError> {
-        let response = self.upstream.send(request).await?;
+        let response = self.send_upstream("audited_delete", request).await?;
         let (mut parts, body) = response.into_parts();
         let authority = self.upstream.authority().clone();
         let collected = tokio::time::timeout(
@@ -129,11 +132,19 @@ impl Proxy {
         )
         .await;
         let bytes: Bytes = match collected {
-            Err(_) => return Err(UpstreamError::Timeout { authority, after: self.upstream.request_timeout() }),
+            Err(_) => {
+                return Err(UpstreamError::Timeout {
+                    authority,
+                    after: self.upstream.request_timeout(),
+                })
+            }
             Ok(Err(e)) => {
                 return Err(UpstreamError::Unreachable {
                     authority,
-                    reason: format!("reading the answer: {}", super::upstream::error_chain(e.as_ref())),
+                    reason: format!(
+                        "reading the answer: {}",
+                        super::upstream::error_chain(e.as_ref())
+                    ),
                 })
             }
             Ok(Ok(c)) => c.to_bytes(),
@@ -141,16 +152,28 @@ impl Proxy {
         let (outcome, request_id) = outcome_of(parts.status.as_u16(), &parts.headers, &bytes);
         strip_hop_by_hop(&mut parts.headers);
         if parts.headers.contains_key(CONTENT_LENGTH) {
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         }
-        Ok((Response::from_parts(parts, full(bytes)), outcome, request_id))
+        Ok((
+            Response::from_parts(parts, full(bytes)),
+            outcome,
+            request_id,
+        ))
     }
 
     /// The deletion takes no body (SPEC section 2); a body would be forwarded unaudited.
     async fn expect_no_body(&self, parts: &Parts, body: Incoming) -> Result<(), &'static str> {
         const HAS_BODY: &str = "the deletion takes no request body";
+        // A chunked framing announces a body, and together with Content-Length it is the
+        // classic request-smuggling shape: refuse both outright.
+        if parts.headers.contains_key(TRANSFER_ENCODING) {
+            return Err("the deletion takes no request body (Transfer-Encoding is not allowed)");
+        }
         if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
-            if length.as_bytes() != b"0" || parts.headers.get_all(CONTENT_LENGTH).iter().count() > 1 {
+            if length.as_bytes() != b"0" || parts.headers.get_all(CONTENT_LENGTH).iter().count() > 1
+            {
                 return Err(HAS_BODY);
             }
         }
@@ -168,14 +191,40 @@ impl Proxy {
     }
 
     /// Answers a refused call and records it: `completed` only, result `rejected`.
-    async fn refuse(&self, call: &AuditedCall, error: ProxyError, message: &str) -> Response<ProxyBody> {
+    async fn refuse(
+        &self,
+        call: &AuditedCall,
+        error: ProxyError,
+        message: &str,
+    ) -> Response<ProxyBody> {
         tracing::info!(audit_id = %call.audit_id, reason = %message, "audited deletion refused");
-        self.record_completed(call.completed(proxy_outcome(error, message), None)).await;
+        self.record_completed(call.completed(proxy_outcome(error, message), None))
+            .await;
         error.answer(message, Some(&call.audit_id))
     }
 
+    /// Appends a record, timing it and counting failures for `/metrics`.
+    async fn append(&self, entry: Entry) -> Result<(), crate::audit::AuditError> {
+        let started = Instant::now();
+        let result = self.audit.append(entry).await.map(|_| ());
+        self.metrics
+            .audit_append_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            self.metrics.audit_write_failures.inc();
+        }
+        result
+    }
+
     async fn record_completed(&self, entry: Entry) {
-        if let Err(e) = self.audit.append(entry).await {
+        if let Entry::Call(CallRecord {
+            outcome: Some(outcome),
+            ..
+        }) = &entry
+        {
+            self.metrics.count_audited(outcome.result.as_str());
+        }
+        if let Err(e) = self.append(entry).await {
             // The writer keeps the record and retries it; the call has already happened,
             // so the client still gets its answer.
             tracing::error!(error = %e, "completed record not yet durable; the writer keeps retrying it");
@@ -185,12 +234,21 @@ impl Proxy {
 
 impl AuditedCall {
     fn record(&self, stage: Stage) -> Entry {
-        Entry::Call(CallRecord::delete_call(stage, &self.audit_id, self.caller.clone(), self.target.clone()))
+        Entry::Call(CallRecord::delete_call(
+            stage,
+            &self.audit_id,
+            self.caller.clone(),
+            self.target.clone(),
+        ))
     }
 
     fn completed(&self, outcome: Outcome, request_id: Option<String>) -> Entry {
-        let mut record =
-            CallRecord::delete_call(Stage::Completed, &self.audit_id, self.caller.clone(), self.target.clone());
+        let mut record = CallRecord::delete_call(
+            Stage::Completed,
+            &self.audit_id,
+            self.caller.clone(),
+            self.target.clone(),
+        );
         record.outcome = Some(outcome);
         record.request_id = request_id;
         // Microsecond precision; whole milliseconds hide the proxy's own cost.

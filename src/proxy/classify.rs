@@ -11,8 +11,13 @@ use percent_encoding::percent_decode_str;
 pub const DELETE_PATH: &str = "/v5/virtual-mfa-devices";
 
 /// Headers some frameworks honour to replace the request method.
-const METHOD_OVERRIDE_HEADERS: [&str; 3] =
-    ["x-http-method-override", "x-http-method", "x-method-override"];
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+/// Headers some frameworks (IIS, Symfony, Zend) honour to replace the request target.
+const URL_REWRITE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
 /// Query parameters some frameworks honour to replace the request method.
 const METHOD_OVERRIDE_PARAMS: [&str; 2] = ["_method", "method"];
 
@@ -27,6 +32,11 @@ pub enum Route {
 }
 
 pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap) -> Route {
+    if rewrites_to_delete_path(headers) {
+        return Route::LookAlike(
+            "a URL-rewriting header naming the virtual MFA device path is not allowed",
+        );
+    }
     let path_is_exact = path == DELETE_PATH;
     let path_looks_alike = path_is_exact || normalize_path(path) == DELETE_PATH;
     if !path_looks_alike {
@@ -35,7 +45,9 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
     let overridden = method_override(headers, query);
     let method_is_delete = *method == Method::DELETE;
     let method_looks_like_delete = method.as_str().eq_ignore_ascii_case("DELETE");
-    let override_is_delete = overridden.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("DELETE"));
+    let override_is_delete = overridden
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("DELETE"));
 
     if method_is_delete && path_is_exact && overridden.is_none() {
         return Route::DeleteVirtualMfaDevice;
@@ -51,6 +63,17 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
     } else {
         Route::LookAlike("path must be exactly /v5/virtual-mfa-devices")
     }
+}
+
+fn rewrites_to_delete_path(headers: &HeaderMap) -> bool {
+    URL_REWRITE_HEADERS
+        .iter()
+        .flat_map(|name| headers.get_all(*name))
+        .any(|value| {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let path = value.split('?').next().unwrap_or("");
+            normalize_path(path) == DELETE_PATH
+        })
 }
 
 /// The method an override header or parameter asks for, if any is present.
@@ -75,7 +98,9 @@ fn method_override(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 /// encoding), lower-cased, `;params` dropped, empty and dot segments resolved, no
 /// trailing slash.
 pub fn normalize_path(path: &str) -> String {
-    let decoded = decode_repeatedly(path).to_ascii_lowercase().replace('\\', "/");
+    let decoded = decode_repeatedly(path)
+        .to_ascii_lowercase()
+        .replace('\\', "/");
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/') {
         let segment = segment.split(';').next().unwrap_or("");
@@ -94,7 +119,9 @@ fn decode_repeatedly(s: &str) -> String {
     let mut current = s.to_string();
     // Three rounds cover double and triple encoding; more is not a realistic upstream.
     for _ in 0..3 {
-        let next = percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        let next = percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
         if next == current {
             break;
         }
@@ -110,22 +137,42 @@ mod tests {
     fn route(method: &str, path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> Route {
         let mut h = HeaderMap::new();
         for (k, v) in headers {
-            h.append(http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
-        classify(&Method::from_bytes(method.as_bytes()).unwrap(), path, query, &h)
+        classify(
+            &Method::from_bytes(method.as_bytes()).unwrap(),
+            path,
+            query,
+            &h,
+        )
     }
 
     #[test]
     fn canonical_delete_is_audited() {
-        assert_eq!(route("DELETE", DELETE_PATH, Some("user_id=a"), &[]), Route::DeleteVirtualMfaDevice);
+        assert_eq!(
+            route("DELETE", DELETE_PATH, Some("user_id=a"), &[]),
+            Route::DeleteVirtualMfaDevice
+        );
     }
 
     #[test]
     fn other_calls_pass_through() {
-        assert_eq!(route("GET", "/v5/mfa-devices", None, &[]), Route::PassThrough);
+        assert_eq!(
+            route("GET", "/v5/mfa-devices", None, &[]),
+            Route::PassThrough
+        );
         assert_eq!(route("POST", DELETE_PATH, None, &[]), Route::PassThrough);
-        assert_eq!(route("DELETE", "/v5/virtual-mfa-devicesX", None, &[]), Route::PassThrough);
-        assert_eq!(route("DELETE", "/v3.0/OS-MFA/virtual-mfa-devices", None, &[]), Route::PassThrough);
+        assert_eq!(
+            route("DELETE", "/v5/virtual-mfa-devicesX", None, &[]),
+            Route::PassThrough
+        );
+        assert_eq!(
+            route("DELETE", "/v3.0/OS-MFA/virtual-mfa-devices", None, &[]),
+            Route::PassThrough
+        );
     }
 
     #[test]
@@ -143,17 +190,46 @@ mod tests {
             "/v5/virtual-mfa-devices%252F",
             "/v5\\virtual-mfa-devices",
         ] {
-            assert!(matches!(route("DELETE", path, None, &[]), Route::LookAlike(_)), "{path}");
+            assert!(
+                matches!(route("DELETE", path, None, &[]), Route::LookAlike(_)),
+                "{path}"
+            );
         }
-        assert!(matches!(route("delete", DELETE_PATH, None, &[]), Route::LookAlike(_)));
         assert!(matches!(
-            route("POST", DELETE_PATH, None, &[("X-HTTP-Method-Override", "DELETE")]),
+            route("delete", DELETE_PATH, None, &[]),
             Route::LookAlike(_)
         ));
-        assert!(matches!(route("POST", DELETE_PATH, Some("_method=delete"), &[]), Route::LookAlike(_)));
         assert!(matches!(
-            route("DELETE", DELETE_PATH, None, &[("X-Method-Override", "DELETE")]),
+            route(
+                "POST",
+                DELETE_PATH,
+                None,
+                &[("X-HTTP-Method-Override", "DELETE")]
+            ),
             Route::LookAlike(_)
         ));
+        assert!(matches!(
+            route("POST", DELETE_PATH, Some("_method=delete"), &[]),
+            Route::LookAlike(_)
+        ));
+        assert!(matches!(
+            route(
+                "DELETE",
+                DELETE_PATH,
+                None,
+                &[("X-Method-Override", "DELETE")]
+            ),
+            Route::LookAlike(_)
+        ));
+        let rewrite = [("X-Original-URL", "/v5//virtual-mfa-devices?user_id=x")];
+        assert!(matches!(
+            route("GET", "/v5/mfa-devices", None, &rewrite),
+            Route::LookAlike(_)
+        ));
+        let harmless = [("X-Rewrite-URL", "/v5/mfa-devices")];
+        assert_eq!(
+            route("GET", "/v5/mfa-devices", None, &harmless),
+            Route::PassThrough
+        );
     }
 }

@@ -54,7 +54,10 @@ impl ProxyError {
         let mut response = Response::new(full(body.to_string()));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(id) = audit_id.and_then(|id| HeaderValue::from_str(id).ok()) {
             headers.insert(AUDIT_ID_HEADER, id);
         }

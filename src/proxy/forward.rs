@@ -12,11 +12,19 @@ use super::hop_by_hop::strip_hop_by_hop;
 use super::upstream::Upstream;
 
 /// Turns the client's request head into the upstream's, keeping the client's Host.
-pub fn upstream_request(mut parts: Parts, body: ProxyBody, upstream: &Upstream) -> Request<ProxyBody> {
+pub fn upstream_request(
+    mut parts: Parts,
+    body: ProxyBody,
+    upstream: &Upstream,
+) -> Request<ProxyBody> {
     strip_hop_by_hop(&mut parts.headers);
     if !parts.headers.contains_key(HOST) {
         // HTTP/2 clients send the host as :authority; the signature covers it as `host`.
-        if let Some(value) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        if let Some(value) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
             parts.headers.insert(HOST, value);
         }
     }

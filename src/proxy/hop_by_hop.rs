@@ -39,7 +39,10 @@ mod tests {
     #[test]
     fn strips_fixed_and_named_and_keeps_repeats() {
         let mut h = HeaderMap::new();
-        h.append("connection", HeaderValue::from_static("keep-alive, X-Drop-Me"));
+        h.append(
+            "connection",
+            HeaderValue::from_static("keep-alive, X-Drop-Me"),
+        );
         h.append("connection", HeaderValue::from_static("x-also"));
         h.append("x-drop-me", HeaderValue::from_static("1"));
         h.append("x-also", HeaderValue::from_static("1"));
@@ -49,7 +52,10 @@ mod tests {
         h.append("proxy-connection", HeaderValue::from_static("close"));
         h.append("x-repeated", HeaderValue::from_static("a"));
         h.append("x-repeated", HeaderValue::from_static("b"));
-        h.append("authorization", HeaderValue::from_static("SDK-HMAC-SHA256 Access=x"));
+        h.append(
+            "authorization",
+            HeaderValue::from_static("SDK-HMAC-SHA256 Access=x"),
+        );
         strip_hop_by_hop(&mut h);
         let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, vec!["x-repeated", "authorization"]);

@@ -14,6 +14,7 @@ use tokio::sync::{watch, Semaphore};
 use super::caller::ConnectionInfo;
 use super::Proxy;
 use crate::config::LimitsConfig;
+use crate::metrics::GaugeGuard;
 
 /// The HTTP server settings that enforce `[limits]`.
 pub fn http_builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
@@ -64,20 +65,26 @@ pub async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let info = Arc::new(ConnectionInfo { remote, tls_client_subject: None });
+        let open = GaugeGuard::new(&proxy.metrics.open_connections);
+        let info = Arc::new(ConnectionInfo {
+            remote,
+            tls_client_subject: None,
+        });
         let proxy = proxy.clone();
         let service = service_fn(move |request| {
             let proxy = proxy.clone();
             let info = info.clone();
             async move { Ok::<_, Infallible>(proxy.handle(request, &info).await) }
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %remote, "client connection ended with an error");
             }
-            drop(permit);
+            drop((permit, open));
         });
     }
     graceful

@@ -15,11 +15,15 @@ pub mod upstream;
 pub mod upstream_answer;
 pub mod validate;
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::audit::AuditLog;
 use crate::config::{Config, LimitsConfig};
+use crate::metrics::{GaugeGuard, Metrics};
 use body::ProxyBody;
 use caller::ConnectionInfo;
 use classify::{classify, Route};
@@ -32,19 +36,59 @@ pub struct Proxy {
     pub upstream: Upstream,
     pub audit: AuditLog,
     pub limits: LimitsConfig,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Proxy {
-    pub fn new(config: &Config, audit: AuditLog) -> Result<Proxy, upstream::UpstreamSetupError> {
-        Ok(Proxy { upstream: Upstream::new(&config.upstream)?, audit, limits: config.limits.clone() })
+    pub fn new(
+        config: &Config,
+        audit: AuditLog,
+        metrics: Arc<Metrics>,
+    ) -> Result<Proxy, upstream::UpstreamSetupError> {
+        Ok(Proxy {
+            upstream: Upstream::new(&config.upstream)?,
+            audit,
+            limits: config.limits.clone(),
+            metrics,
+        })
     }
 
-    pub async fn handle(&self, request: Request<Incoming>, connection: &ConnectionInfo) -> Response<ProxyBody> {
-        let route = classify(request.method(), request.uri().path(), request.uri().query(), request.headers());
-        match route {
-            Route::PassThrough => self.pass_through(request).await,
-            Route::DeleteVirtualMfaDevice => self.audited_delete(request, connection, None).await,
-            Route::LookAlike(why) => self.audited_delete(request, connection, Some(why)).await,
-        }
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        connection: &ConnectionInfo,
+    ) -> Response<ProxyBody> {
+        let _in_flight = GaugeGuard::new(&self.metrics.in_flight);
+        let route = classify(
+            request.method(),
+            request.uri().path(),
+            request.uri().query(),
+            request.headers(),
+        );
+        let (name, response) = match route {
+            Route::PassThrough => ("pass_through", self.pass_through(request).await),
+            Route::DeleteVirtualMfaDevice => (
+                "audited_delete",
+                self.audited_delete(request, connection, None).await,
+            ),
+            Route::LookAlike(why) => (
+                "look_alike",
+                self.audited_delete(request, connection, Some(why)).await,
+            ),
+        };
+        self.metrics.count_request(name, response.status().as_u16());
+        response
+    }
+
+    /// Sends a request upstream, timing it for `/metrics`.
+    async fn send_upstream(
+        &self,
+        route: &str,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, upstream::UpstreamError> {
+        let started = Instant::now();
+        let result = self.upstream.send(request).await;
+        self.metrics.observe_upstream(route, started.elapsed());
+        result
     }
 }

@@ -21,11 +21,23 @@ impl Proxy {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|length| length > limit) {
-            return ProxyError::BodyTooLarge.answer(&format!("request bodies are limited to {limit} bytes"), None);
+            return ProxyError::BodyTooLarge.answer(
+                &format!("request bodies are limited to {limit} bytes"),
+                None,
+            );
         }
         // A chunked body is cut off at the limit: the upstream sees a broken request.
-        let body = stream(Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)));
-        match self.upstream.send(upstream_request(parts, body, &self.upstream)).await {
+        let body = stream(Limited::new(
+            body,
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        ));
+        match self
+            .send_upstream(
+                "pass_through",
+                upstream_request(parts, body, &self.upstream),
+            )
+            .await
+        {
             Ok(response) => client_response(response),
             Err(e) => {
                 tracing::warn!(error = %e, "pass-through request got no upstream answer");

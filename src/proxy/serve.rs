@@ -12,13 +12,17 @@ use crate::admin;
 use crate::audit::record::{Entry, LifecycleRecord};
 use crate::audit::{AuditError, AuditLog};
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// Why the proxy could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A listening socket could not be bound.
     #[error("listen {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     /// The audit log could not be opened or written at start or stop.
     #[error(transparent)]
     Audit(#[from] AuditError),
@@ -42,11 +46,18 @@ async fn run(config: Config) -> Result<(), ServeError> {
     let audit = AuditLog::open(&config.audit)?;
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let admin_listener = TcpListener::bind(config.admin.listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.admin.listen, source })?;
-    let proxy = Arc::new(Proxy::new(&config, audit.clone())?);
+        .map_err(|source| ServeError::Bind {
+            addr: config.admin.listen,
+            source,
+        })?;
+    let metrics = Arc::new(Metrics::new());
+    let proxy = Arc::new(Proxy::new(&config, audit.clone(), metrics.clone())?);
 
     audit
         .append(Entry::Lifecycle(LifecycleRecord::new(
@@ -62,22 +73,38 @@ async fn run(config: Config) -> Result<(), ServeError> {
         )))
         .await?;
 
-    let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let admin_bound = admin_listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let admin_bound = admin_listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     // Scripts and tests read these lines to learn the ports when configured as :0.
     println!("listening on {bound}");
     println!("admin listening on {admin_bound}");
     tracing::info!(listen = %bound, admin = %admin_bound, upstream = %config.upstream.url, "proxy started");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let admin_task = tokio::spawn(admin::serve(admin_listener, audit.clone(), stop_rx.clone()));
+    let admin_task = tokio::spawn(admin::serve(
+        admin_listener,
+        audit.clone(),
+        metrics,
+        stop_rx.clone(),
+    ));
     let accept_task = tokio::spawn(accept_loop(listener, proxy, stop_rx));
 
     let signal = wait_for_stop_signal().await;
-    tracing::info!(signal, "stopping: no new connections; waiting for calls in flight");
+    tracing::info!(
+        signal,
+        "stopping: no new connections; waiting for calls in flight"
+    );
     let _ = stop_tx.send(true);
     let drained = match accept_task.await {
-        Ok(graceful) => tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_ok(),
+        Ok(graceful) => tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+            .await
+            .is_ok(),
         Err(_) => false,
     };
     if !drained {
@@ -97,7 +124,10 @@ async fn run(config: Config) -> Result<(), ServeError> {
 
 async fn wait_for_stop_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the process can only be killed; keep serving.
         std::future::pending::<()>().await;
         unreachable!()

@@ -20,10 +20,16 @@ use crate::config::UpstreamConfig;
 pub enum UpstreamError {
     /// No response head within `upstream.request_timeout`.
     #[error("upstream {authority}: no answer within {after:?}")]
-    Timeout { authority: Authority, after: Duration },
+    Timeout {
+        authority: Authority,
+        after: Duration,
+    },
     /// Connection refused or reset, TLS failure, protocol error.
     #[error("upstream {authority}: {reason}")]
-    Unreachable { authority: Authority, reason: String },
+    Unreachable {
+        authority: Authority,
+        reason: String,
+    },
 }
 
 /// Why the upstream client could not be built from the configuration.
@@ -67,7 +73,12 @@ impl Upstream {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
-        Ok(Upstream { client, scheme, authority, request_timeout: config.request_timeout })
+        Ok(Upstream {
+            client,
+            scheme,
+            authority,
+            request_timeout: config.request_timeout,
+        })
     }
 
     pub fn authority(&self) -> &Authority {
@@ -79,14 +90,24 @@ impl Upstream {
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(path_and_query.cloned().unwrap_or_else(|| PathAndQuery::from_static("/")));
+        parts.path_and_query = Some(
+            path_and_query
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
         Uri::from_parts(parts).expect("scheme, authority and path always form a URI")
     }
 
     /// Sends a request and waits for the response head.
-    pub async fn send(&self, request: Request<ProxyBody>) -> Result<Response<Incoming>, UpstreamError> {
+    pub async fn send(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
         match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
-            Err(_) => Err(UpstreamError::Timeout { authority: self.authority.clone(), after: self.request_timeout }),
+            Err(_) => Err(UpstreamError::Timeout {
+                authority: self.authority.clone(),
+                after: self.request_timeout,
+            }),
             Ok(Err(e)) => Err(UpstreamError::Unreachable {
                 authority: self.authority.clone(),
                 reason: error_chain(&e),

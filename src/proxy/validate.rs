@@ -46,7 +46,10 @@ pub fn validate_delete_query(raw_query: Option<&str>) -> Result<Target, Invalid>
                 continue;
             }
             let Some((raw_key, raw_value)) = pair.split_once('=') else {
-                fail(format!("query parameter '{}' has no '=' and value", lossy(pair)));
+                fail(format!(
+                    "query parameter '{}' has no '=' and value",
+                    lossy(pair)
+                ));
                 continue;
             };
             let key = match decode(raw_key) {
@@ -66,7 +69,10 @@ pub fn validate_delete_query(raw_query: Option<&str>) -> Result<Target, Invalid>
             match key.as_str() {
                 "user_id" => user_ids.push(value),
                 "serial_number" => serials.push(value),
-                other => fail(format!("unexpected query parameter '{}': only user_id and serial_number are allowed", other.escape_default())),
+                other => fail(format!(
+                    "unexpected query parameter '{}': only user_id and serial_number are allowed",
+                    other.escape_default()
+                )),
             }
         }
     }
@@ -83,17 +89,23 @@ pub fn validate_delete_query(raw_query: Option<&str>) -> Result<Target, Invalid>
     match serials.len() {
         0 => fail("serial_number is required".into()),
         1 => {}
-        n => fail(format!("serial_number must appear exactly once, found {n} times")),
+        n => fail(format!(
+            "serial_number must appear exactly once, found {n} times"
+        )),
     }
     if let Some(user_id) = user_ids.first() {
         if user_id.len() != USER_ID_LEN || !user_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            fail(format!("user_id must be {USER_ID_LEN} ASCII letters or digits"));
+            fail(format!(
+                "user_id must be {USER_ID_LEN} ASCII letters or digits"
+            ));
         }
     }
     if let Some(serial) = serials.first() {
         let chars = serial.chars().count();
         if chars == 0 || chars > SERIAL_NUMBER_MAX_CHARS {
-            fail(format!("serial_number must be 1 to {SERIAL_NUMBER_MAX_CHARS} characters, got {chars}"));
+            fail(format!(
+                "serial_number must be 1 to {SERIAL_NUMBER_MAX_CHARS} characters, got {chars}"
+            ));
         } else if serial.chars().any(char::is_control) {
             fail("serial_number must not contain control characters".into());
         }
@@ -122,7 +134,9 @@ fn decode(raw: &str) -> Result<String, &'static str> {
 }
 
 fn lossy(raw: &str) -> String {
-    percent_decode(raw.as_bytes()).decode_utf8_lossy().into_owned()
+    percent_decode(raw.as_bytes())
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -152,38 +166,77 @@ mod tests {
             (String::new(), "user_id is required"),
             (format!("user_id={USER}"), "serial_number is required"),
             ("serial_number=x".into(), "user_id is required"),
-            (format!("user_id={USER}&user_id={USER}&serial_number=x"), "exactly once"),
-            (format!("user_id={USER}&serial_number=x&serial_number=y"), "exactly once"),
-            ("user_id=short&serial_number=x".into(), "32 ASCII letters or digits"),
-            (format!("user_id={}&serial_number=x", "é".repeat(16)), "32 ASCII"),
+            (
+                format!("user_id={USER}&user_id={USER}&serial_number=x"),
+                "exactly once",
+            ),
+            (
+                format!("user_id={USER}&serial_number=x&serial_number=y"),
+                "exactly once",
+            ),
+            (
+                "user_id=short&serial_number=x".into(),
+                "32 ASCII letters or digits",
+            ),
+            (
+                format!("user_id={}&serial_number=x", "é".repeat(16)),
+                "32 ASCII",
+            ),
             (format!("user_id={USER}&serial_number="), "1 to 150"),
-            (format!("user_id={USER}&serial_number={}", "a".repeat(151)), "1 to 150"),
-            (format!("user_id={USER}&serial_number=a%0Ab"), "control characters"),
-            (format!("user_id={USER}&serial_number=a%ZZ"), "invalid percent-encoding"),
-            (format!("user_id={USER}&serial_number=a%"), "invalid percent-encoding"),
+            (
+                format!("user_id={USER}&serial_number={}", "a".repeat(151)),
+                "1 to 150",
+            ),
+            (
+                format!("user_id={USER}&serial_number=a%0Ab"),
+                "control characters",
+            ),
+            (
+                format!("user_id={USER}&serial_number=a%ZZ"),
+                "invalid percent-encoding",
+            ),
+            (
+                format!("user_id={USER}&serial_number=a%"),
+                "invalid percent-encoding",
+            ),
             (format!("user_id={USER}&serial_number=%FF"), "invalid UTF-8"),
-            (format!("user_id={USER}&serial_number=x&force=1"), "unexpected query parameter"),
+            (
+                format!("user_id={USER}&serial_number=x&force=1"),
+                "unexpected query parameter",
+            ),
             (format!("user_id={USER}&serial_number=a+b"), "raw '+'"),
             (format!("user_id={USER};serial_number=x"), "raw ';'"),
-            (format!("user_id={USER}&&serial_number=x"), "empty parameter"),
+            (
+                format!("user_id={USER}&&serial_number=x"),
+                "empty parameter",
+            ),
             (format!("user_id={USER}&serial_number"), "has no '='"),
         ];
         for (query, expected) in cases {
             let err = validate_delete_query(Some(&query)).unwrap_err();
-            assert!(err.rule.contains(expected), "{query}: {} (wanted {expected})", err.rule);
+            assert!(
+                err.rule.contains(expected),
+                "{query}: {} (wanted {expected})",
+                err.rule
+            );
         }
     }
 
     #[test]
     fn serial_length_counts_characters_not_bytes() {
         let serial = "é".repeat(150);
-        let encoded: String = percent_encoding::utf8_percent_encode(&serial, percent_encoding::NON_ALPHANUMERIC).to_string();
-        assert!(validate_delete_query(Some(&format!("user_id={USER}&serial_number={encoded}"))).is_ok());
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(&serial, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        assert!(
+            validate_delete_query(Some(&format!("user_id={USER}&serial_number={encoded}"))).is_ok()
+        );
     }
 
     #[test]
     fn rejected_target_is_best_effort() {
-        let err = validate_delete_query(Some(&format!("user_id={USER}&serial_number=x&extra=1"))).unwrap_err();
+        let err = validate_delete_query(Some(&format!("user_id={USER}&serial_number=x&extra=1")))
+            .unwrap_err();
         assert_eq!(err.target.user_id.as_deref(), Some(USER));
         assert_eq!(err.target.serial_number.as_deref(), Some("x"));
     }

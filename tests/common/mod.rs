@@ -2,6 +2,7 @@
 //! and the proxy), the Python SDK client, raw HTTP, and reading audit files.
 #![allow(dead_code, unused_imports)]
 
+pub mod echo_upstream;
 pub mod process;
 pub mod raw_http;
 
@@ -38,7 +39,16 @@ pub fn python() -> PathBuf {
 pub fn sdk_call(endpoint: &str, ak: &str, sk: &str, op_args: &[&str]) -> serde_json::Value {
     let output = std::process::Command::new(python())
         .arg(repo_root().join("tests/python/sdk_client.py"))
-        .args(["--endpoint", endpoint, "--ak", ak, "--sk", sk, "--domain-id", DOMAIN_ID])
+        .args([
+            "--endpoint",
+            endpoint,
+            "--ak",
+            ak,
+            "--sk",
+            sk,
+            "--domain-id",
+            DOMAIN_ID,
+        ])
         .args(op_args)
         .output()
         .expect("python runs");
@@ -48,7 +58,10 @@ pub fn sdk_call(endpoint: &str, ak: &str, sk: &str, op_args: &[&str]) -> serde_j
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("sdk_client.py printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout))
+        panic!(
+            "sdk_client.py printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
     })
 }
 
@@ -73,10 +86,16 @@ pub fn audit_records(dir: &Path) -> Vec<serde_json::Value> {
 
 /// The call records (not lifecycle records) of one audit ID.
 pub fn call_records(dir: &Path, audit_id: &str) -> Vec<serde_json::Value> {
-    audit_records(dir).into_iter().filter(|r| r["audit_id"] == audit_id).collect()
+    audit_records(dir)
+        .into_iter()
+        .filter(|r| r["audit_id"] == audit_id)
+        .collect()
 }
 
 /// Call records only, no lifecycle records.
 pub fn all_call_records(dir: &Path) -> Vec<serde_json::Value> {
-    audit_records(dir).into_iter().filter(|r| r.get("stage").is_some()).collect()
+    audit_records(dir)
+        .into_iter()
+        .filter(|r| r.get("stage").is_some())
+        .collect()
 }

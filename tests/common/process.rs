@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// Reads a child's stdout until it prints `<prefix><addr>`; forwards later lines nowhere.
-fn wait_for_line(child: &mut Child, prefixes: &[&str]) -> Vec<String> {
+fn wait_for_line(child: &mut Child, prefixes: &[&str]) -> Result<Vec<String>, String> {
     let stdout = child.stdout.take().expect("stdout piped");
     let (tx, rx) = mpsc::channel();
     let wanted: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
@@ -30,8 +30,10 @@ fn wait_for_line(child: &mut Child, prefixes: &[&str]) -> Vec<String> {
             line.clear();
         }
     });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("process printed its listening address within 30 s")
+    rx.recv_timeout(Duration::from_secs(30)).map_err(|e| {
+        let status = child.try_wait().ok().flatten();
+        format!("no listening address within 30 s ({e}); exit status {status:?}")
+    })
 }
 
 pub struct SimulatorProcess {
@@ -48,7 +50,9 @@ impl SimulatorProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("iam-simulator starts");
-        let addr = wait_for_line(&mut child, &["listening on "]).remove(0);
+        let addr = wait_for_line(&mut child, &["listening on "])
+            .unwrap_or_else(|e| panic!("iam-simulator {args:?}: {e}"))
+            .remove(0);
         SimulatorProcess { child, addr }
     }
 
@@ -82,11 +86,19 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts the proxy in front of `upstream_url`; `extra` is appended to the config file.
     pub fn start(upstream_url: &str, extra: &str) -> ProxyProcess {
-        Self::start_with_upstream(upstream_url, "request_timeout = \"3s\"\nconnect_timeout = \"2s\"", extra)
+        Self::start_with_upstream(
+            upstream_url,
+            "request_timeout = \"3s\"\nconnect_timeout = \"2s\"",
+            extra,
+        )
     }
 
     /// Like `start`, with `upstream_lines` in the `[upstream]` section after `url`.
-    pub fn start_with_upstream(upstream_url: &str, upstream_lines: &str, extra: &str) -> ProxyProcess {
+    pub fn start_with_upstream(
+        upstream_url: &str,
+        upstream_lines: &str,
+        extra: &str,
+    ) -> ProxyProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("config.toml");
         let audit_dir = dir.path().join("audit");
@@ -107,13 +119,27 @@ impl ProxyProcess {
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
             .expect("mfa-audit-proxy starts");
-        let found = wait_for_line(&mut child, &["listening on ", "admin listening on "]);
-        ProxyProcess { child, addr: found[0].clone(), admin_addr: found[1].clone(), dir, config_path }
+        let found = wait_for_line(&mut child, &["listening on ", "admin listening on "])
+            .unwrap_or_else(|e| {
+                let stderr =
+                    std::fs::read_to_string(dir.path().join("proxy.stderr")).unwrap_or_default();
+                panic!("mfa-audit-proxy: {e}\nstderr:\n{stderr}")
+            });
+        ProxyProcess {
+            child,
+            addr: found[0].clone(),
+            admin_addr: found[1].clone(),
+            dir,
+            config_path,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -134,7 +160,10 @@ impl ProxyProcess {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("proxy exits")
     }
 }
