@@ -22,42 +22,59 @@ def load(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def point(raw):
+def problems_of(raw):
     w = raw["wrk"]
     requests = w["requests"]
-    cpu = None
-    if raw["cpu_ticks"] is not None and requests > 0:
-        cpu = raw["cpu_ticks"] / raw["clk_tck"] / requests * 1000
     socket_errors = w["errors_connect"] + w["errors_read"] + w["errors_write"] + w["errors_timeout"]
     problems = []
+    where = f"round {raw['round']}: "
     if w["non2xx"]:
-        problems.append(f"{w['non2xx']} non-2xx answers (last {w['last_bad_status']})")
+        problems.append(f"{where}{w['non2xx']} non-2xx answers (last {w['last_bad_status']})")
     if socket_errors:
-        problems.append(f"{socket_errors} socket errors")
+        problems.append(f"{where}{socket_errors} socket errors")
     if raw["upstream_seen"] < requests:
-        problems.append(f"upstream saw {raw['upstream_seen']} of {requests} requests")
+        problems.append(f"{where}upstream saw {raw['upstream_seen']} of {requests} requests")
     if raw["target"].startswith("proxy-") and raw["workload"] == "delete":
         # received + completed per call; calls in flight at the end may add a few.
         if raw["audit_lines"] < 2 * requests:
-            problems.append(f"{raw['audit_lines']} audit records for {requests} deletions")
+            problems.append(f"{where}{raw['audit_lines']} audit records for {requests} deletions")
+    return socket_errors, problems
+
+
+def point(raws):
+    """One table row: the median over rounds of each figure; CPU over all rounds."""
+    first = raws[0]
+    med = lambda key: statistics.median(r["wrk"][key] for r in raws)  # noqa: E731
+    requests = sum(r["wrk"]["requests"] for r in raws)
+    cpu = None
+    if first["cpu_ticks"] is not None and requests > 0:
+        cpu = sum(r["cpu_ticks"] for r in raws) / first["clk_tck"] / requests * 1000
+    socket_errors, problems = 0, []
+    for r in raws:
+        e, p = problems_of(r)
+        socket_errors += e
+        problems += p
     return {
-        "target": raw["target"],
-        "workload": raw["workload"],
-        "concurrency": raw["concurrency"],
-        "wrk_threads": raw["wrk_threads"],
+        "target": first["target"],
+        "workload": first["workload"],
+        "concurrency": first["concurrency"],
+        "wrk_threads": first["wrk_threads"],
+        "rounds": len(raws),
         "requests": requests,
-        "duration_s": w["duration_s"],
-        "rps": round(w["rps"], 1),
-        "p50_ms": w["p50_us"] / 1000,
-        "p90_ms": w["p90_us"] / 1000,
-        "p99_ms": w["p99_us"] / 1000,
-        "p999_ms": w["p999_us"] / 1000,
-        "max_ms": w["max_us"] / 1000,
+        "rps": round(med("rps"), 1),
+        "rps_rounds": [round(r["wrk"]["rps"], 1) for r in raws],
+        "p50_ms": med("p50_us") / 1000,
+        "p90_ms": med("p90_us") / 1000,
+        "p99_ms": med("p99_us") / 1000,
+        "p999_ms": med("p999_us") / 1000,
+        "max_ms": max(r["wrk"]["max_us"] for r in raws) / 1000,
         "cpu_s_per_1k": None if cpu is None else round(cpu, 4),
-        "upstream_cpu_s_per_1k": round(raw["upstream_cpu_ticks"] / raw["clk_tck"] / max(requests, 1) * 1000, 4),
-        "upstream_seen": raw["upstream_seen"],
-        "audit_records": raw["audit_lines"] if raw["target"].startswith("proxy-") else None,
-        "non2xx": w["non2xx"],
+        "upstream_cpu_s_per_1k": round(
+            sum(r["upstream_cpu_ticks"] for r in raws) / first["clk_tck"] / max(requests, 1) * 1000, 4
+        ),
+        "upstream_seen": sum(r["upstream_seen"] for r in raws),
+        "audit_records": sum(r["audit_lines"] for r in raws) if first["target"].startswith("proxy-") else None,
+        "non2xx": sum(r["wrk"]["non2xx"] for r in raws),
         "socket_errors": socket_errors,
         "valid": not problems,
         "problems": problems,
@@ -76,7 +93,10 @@ def fmt(v, spec, none="-"):
 
 def main():
     raw, meta, out = load(sys.argv[1]), json.load(open(sys.argv[2])), sys.argv[3]
-    points = [point(r) for r in raw]
+    groups = {}
+    for r in raw:
+        groups.setdefault((r["target"], r["workload"], r["concurrency"]), []).append(r)
+    points = [point(g) for g in groups.values()]
     index = {(p["target"], p["workload"], p["concurrency"]): p for p in points}
     peak = meta.get("peak_rss_kb", {})
     for p in points:
@@ -116,7 +136,8 @@ def main():
         f"{m['mem_total_kb'] // 1024} MB RAM; audit files on {m['audit_fs']}; "
         f"load average before/after: {m['loadavg_before']} / {m['loadavg_after']}",
         f"tools: wrk {meta['tools']['wrk']}, nginx {meta['tools']['nginx']}, haproxy {meta['tools']['haproxy']}, "
-        f"rustc {meta['tools']['rustc']}; commit {meta['commit']}; {meta['settings']['duration_s']} s per point; "
+        f"rustc {meta['tools']['rustc']}; commit {meta['commit']}; {meta['settings']['duration_s']} s per point, "
+        f"median of {meta['settings']['rounds']} interleaved rounds; "
         "wrk, the proxy and the upstream share all cores (nothing pinned)",
         f"mfa-audit-proxy start-up (launch to 'listening on'): median {statistics.median(startup):.1f} ms "
         f"(min {min(startup):.1f}, max {max(startup):.1f}, n={len(startup)})" if startup else "start-up: not measured",
@@ -138,8 +159,8 @@ def main():
             {
                 "meta": meta,
                 "columns": {
-                    "rps": "requests per second (wrk, completed requests / duration)",
-                    "p50_ms/p99_ms/p999_ms": "latency percentiles from wrk's histogram",
+                    "rps": "requests per second (wrk: completed requests / duration), median over rounds",
+                    "p50_ms/p99_ms/p999_ms": "latency percentiles from wrk's histogram, median over rounds",
                     "added_p99_ms": "p99 through the target minus p99 direct to the upstream, same workload and concurrency",
                     "cpu_s_per_1k": "utime+stime of the target's own processes (nginx: master and workers) per 1,000 requests",
                     "peak_rss_kb": "VmHWM over the target's whole run (nginx: master and workers summed)",
