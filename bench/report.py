@@ -141,6 +141,9 @@ def main():
         "wrk, the proxy and the upstream share all cores (nothing pinned)",
         f"mfa-audit-proxy start-up (launch to 'listening on'): median {statistics.median(startup):.1f} ms "
         f"(min {min(startup):.1f}, max {max(startup):.1f}, n={len(startup)})" if startup else "start-up: not measured",
+        f"fdatasync of a 601-byte append on the audit file system: median {meta['fdatasync']['median_ms']:.2f} ms, "
+        f"p90 {meta['fdatasync']['p90_ms']:.2f} ms, p99 {meta['fdatasync']['p99_ms']:.2f} ms"
+        if "fdatasync" in meta else "fdatasync: not measured",
         f"release binary: {meta['binary_bytes'] / 1e6:.1f} MB as built (debug = 1: line tables), "
         f"{meta['binary_stripped_bytes'] / 1e6:.1f} MB stripped",
         "",
