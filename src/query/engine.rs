@@ -116,8 +116,11 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Prints everything held so far (before `--follow` waits, and at the end).
     pub fn flush(&mut self) -> Result<(), QueryError> {
-        self.core.out.flush().map_err(QueryError::Output)
+        let core = &mut self.core;
+        core.sink.flush(core.out).map_err(QueryError::Output)?;
+        core.out.flush().map_err(QueryError::Output)
     }
 
     /// End of input: calls still waiting for their `completed` stage come out as

@@ -10,6 +10,10 @@ use super::table::Table;
 pub trait Sink {
     /// One matching call.
     fn call(&mut self, call: &Call, out: &mut dyn Write) -> io::Result<()>;
+    /// Output is about to wait (`--follow`): print anything held back.
+    fn flush(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
     /// The input is over.
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()>;
 }

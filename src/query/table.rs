@@ -1,38 +1,53 @@
 //! `--format table`: aligned columns for people.
 //!
-//! Rows are printed as calls arrive (the table streams, and works with `--follow`), so
-//! columns have fixed widths fitting the usual values; a longer value pushes the rest of
-//! its row right rather than being cut. Control characters in values are escaped so a
-//! crafted serial number cannot drive the terminal.
+//! Column widths come from the first rows (up to 1000, or all of them when fewer, or
+//! those printed before `--follow` first waits): those rows are held back, measured, then
+//! printed; later rows use the same widths, and a longer value pushes the rest of its row
+//! right rather than being cut. Control characters in values are escaped so a crafted
+//! serial number cannot drive the terminal.
 
 use std::io::{self, Write};
 
 use super::call::Call;
 use super::output::Sink;
 
-/// Header and width of each column.
-const COLUMNS: [(&str, usize); 8] = [
-    ("TIME", 27),
-    ("RESULT", 14),
-    ("STATUS", 6),
-    ("USER_ID", 32),
-    ("SERIAL_NUMBER", 44),
-    ("CALLER_AK", 20),
-    ("SOURCE_IP", 15),
-    ("REQUEST_ID", 0),
+const HEADERS: [&str; 8] = [
+    "TIME",
+    "RESULT",
+    "STATUS",
+    "USER_ID",
+    "SERIAL_NUMBER",
+    "CALLER_AK",
+    "SOURCE_IP",
+    "REQUEST_ID",
 ];
+/// Rows measured before the widths are fixed.
+const MEASURED_ROWS: usize = 1000;
+
+type Row = [String; 8];
 
 #[derive(Default)]
 pub struct Table {
-    header_done: bool,
+    held: Vec<Row>,
+    widths: Option<[usize; 8]>,
 }
 
 impl Table {
-    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        if !self.header_done {
-            self.header_done = true;
-            let cells = COLUMNS.map(|(h, _)| h.to_string());
-            row(&cells, out)?;
+    /// Fixes the widths from the rows held so far and prints them under the header.
+    fn settle(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.widths.is_some() {
+            return Ok(());
+        }
+        let mut widths = HEADERS.map(str::len);
+        for row in &self.held {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        self.widths = Some(widths);
+        print_row(&HEADERS.map(str::to_string), &widths, out)?;
+        for row in std::mem::take(&mut self.held) {
+            print_row(&row, &widths, out)?;
         }
         Ok(())
     }
@@ -40,9 +55,8 @@ impl Table {
 
 impl Sink for Table {
     fn call(&mut self, call: &Call, out: &mut dyn Write) -> io::Result<()> {
-        self.header(out)?;
         let opt = |v: &Option<String>| v.as_deref().map_or("-".to_string(), clean);
-        let cells = [
+        let row = [
             clean(&call.time),
             call.outcome.result.as_str().to_string(),
             call.outcome
@@ -54,31 +68,46 @@ impl Sink for Table {
             opt(&call.caller.source_ip),
             opt(&call.request_id),
         ];
-        row(&cells, out)
+        match self.widths {
+            Some(widths) => print_row(&row, &widths, out),
+            None => {
+                self.held.push(row);
+                if self.held.len() >= MEASURED_ROWS {
+                    self.settle(out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        self.settle(out)
     }
 
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        self.header(out)
+        self.settle(out)
     }
 }
 
-fn row(cells: &[String; 8], out: &mut dyn Write) -> io::Result<()> {
+fn print_row(cells: &Row, widths: &[usize; 8], out: &mut dyn Write) -> io::Result<()> {
     let mut line = String::with_capacity(200);
-    for (cell, (_, width)) in cells.iter().zip(COLUMNS) {
+    for (cell, width) in cells.iter().zip(widths) {
         if !line.is_empty() {
             line.push_str("  ");
         }
         line.push_str(cell);
         let shown = cell.chars().count();
-        if shown < width {
+        if shown < *width {
             line.extend(std::iter::repeat_n(' ', width - shown));
         }
     }
     writeln!(out, "{}", line.trim_end())
 }
 
-/// The value with control characters (and the escape-heavy rest of non-printing
-/// Unicode formatting marks kept simple: only controls) escaped, and spaces kept.
+/// The value with control characters escaped.
 pub fn clean(v: &str) -> String {
     if !v.chars().any(char::is_control) {
         return v.to_string();
