@@ -320,6 +320,45 @@ fn time_range_skips_files_and_places_calls_by_receipt() {
 use mfa_audit_proxy::audit::record::Entry;
 
 #[test]
+fn until_reads_on_for_completions_within_an_hour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let mut log = Log::new(tmp.path());
+    let [p, q, r] = ["p", "q", "r"].map(|id| Spec::new(id, 1, 1));
+    log.rotate("20261203T100000Z");
+    log.add(received(&p), "2026-12-03T10:10:00.000000Z");
+    log.add(received(&q), "2026-12-03T10:20:00.000000Z");
+    log.add(received(&r), "2026-12-03T10:21:00.000000Z");
+    log.rotate("20261203T104000Z");
+    log.add(
+        completed(&p, CallResult::Success, 204, None),
+        "2026-12-03T10:40:00.000000Z",
+    );
+    log.rotate("20261203T120000Z");
+    log.add(
+        completed(&q, CallResult::Success, 204, None),
+        "2026-12-03T12:00:00.000000Z",
+    );
+    log.rotate("20261203T130000Z");
+    log.raw(b"not read\n");
+    let o = run(&["--dir", dir, "--until", "2026-12-03T10:30:00Z"]);
+    let got: Vec<String> = o
+        .calls()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["audit_id"].as_str().unwrap(),
+                c["outcome"]["result"].as_str().unwrap()
+            )
+        })
+        .collect();
+    // p completes within the hour; q completes later than that and r never: unknown.
+    assert_eq!(got, ["p:success", "q:unknown", "r:unknown"]);
+    assert_eq!(o.err, "");
+}
+
+#[test]
 fn spans_count_back_from_now() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_str().unwrap();

@@ -75,9 +75,15 @@ pub fn ends_before(files: &[AuditFile], i: usize, since: OffsetDateTime) -> bool
     }
 }
 
-/// Whether `file` holds only records at or after `until`.
-pub fn starts_after(file: &AuditFile, until: OffsetDateTime) -> bool {
-    file.start.is_some_and(|s| s >= until + SPAN_SLACK)
+/// How long after `--until` reading goes on for the completions of calls received before
+/// it. The proxy's timeouts end a call within minutes; a call still open this long after
+/// `--until` is shown as `unknown` rather than reading every later file for it (calls
+/// whose proxy died never complete).
+pub const COMPLETION_HORIZON: time::Duration = time::Duration::hours(1);
+
+/// Whether `file` holds only records at or after `t`.
+pub fn starts_after(file: &AuditFile, t: OffsetDateTime) -> bool {
+    file.start.is_some_and(|s| s >= t + SPAN_SLACK)
 }
 
 /// The 1-based line number at byte `offset` of `path`, for error messages (computed only

@@ -1,7 +1,8 @@
 //! `mfa-audit-proxy query`: print the audited calls, stages merged, filtered (issue #4).
 //!
-//! Files are read in chain order (see [`files`]); files wholly outside `--since` are
-//! skipped unread, and reading stops past `--until` once no call is left waiting.
+//! Files are read in chain order (see [`files`]); files wholly before `--since` are
+//! skipped unread, and reading stops past `--until` once no call is left waiting for its
+//! `completed` stage, or an hour past it at most ([`files::COMPLETION_HORIZON`]).
 //! Lines are dropped on raw bytes before parsing where that is safe (see
 //! [`raw_prefilter`]). Stages merge by `audit_id` into one [`Call`] per call, printed as
 //! soon as the call completes: output is in completion order (see [`merge`]). A torn or
@@ -74,9 +75,13 @@ fn read_all(engine: &mut Engine<'_>, list: &[files::AuditFile]) -> Result<(), Qu
         if range.since.is_some_and(|s| files::ends_before(list, i, s)) {
             continue;
         }
-        // Later files can only complete calls already waiting.
-        if range.until.is_some_and(|u| files::starts_after(f, u)) && !engine.has_pending() {
-            break;
+        // Later files can only complete calls already waiting, and only for so long.
+        if let Some(u) = range.until {
+            if files::starts_after(f, u)
+                && (!engine.has_pending() || files::starts_after(f, u + files::COMPLETION_HORIZON))
+            {
+                break;
+            }
         }
         engine.read_file(&f.path)?;
     }
