@@ -70,7 +70,8 @@ pub fn parse_start(name: &str) -> Option<OffsetDateTime> {
 /// its records (the last file is open-ended, so never skipped).
 pub fn ends_before(files: &[AuditFile], i: usize, since: OffsetDateTime) -> bool {
     match files.get(i + 1).and_then(|f| f.start) {
-        Some(next) => next + SPAN_SLACK <= since,
+        // Near the end of year 9999 there is no later time: keep the file.
+        Some(next) => next.checked_add(SPAN_SLACK).is_some_and(|end| end <= since),
         None => false,
     }
 }
@@ -83,7 +84,10 @@ pub const COMPLETION_HORIZON: time::Duration = time::Duration::hours(1);
 
 /// Whether `file` holds only records at or after `t`.
 pub fn starts_after(file: &AuditFile, t: OffsetDateTime) -> bool {
-    file.start.is_some_and(|s| s >= t + SPAN_SLACK)
+    match (file.start, t.checked_add(SPAN_SLACK)) {
+        (Some(start), Some(bound)) => start >= bound,
+        _ => false,
+    }
 }
 
 /// The 1-based line number at byte `offset` of `path`, for error messages (computed only
@@ -143,6 +147,23 @@ mod tests {
                 "audit-20261203T120000Z-00000000000000000100.jsonl"
             ]
         );
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let last = datetime!(9999-12-31 23:59:59 UTC);
+        let files = [
+            AuditFile {
+                path: "a".into(),
+                start: Some(last),
+            },
+            AuditFile {
+                path: "b".into(),
+                start: Some(last),
+            },
+        ];
+        assert!(!ends_before(&files, 0, last));
+        assert!(!starts_after(&files[0], last));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::error::QueryError;
 use super::time_range::TimeRange;
 use crate::audit::record::{CallRecord, CallResult};
 
+/// What `query` selects; every set field must match (AND).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub user_id: Option<String>,
@@ -80,7 +81,46 @@ impl Filter {
         let Ok(done) = OffsetDateTime::parse(&call.time, &Rfc3339) else {
             return false;
         };
-        let took = time::Duration::seconds_f64(call.duration_ms.unwrap_or(0.0).max(0.0) / 1000.0);
-        self.range.contains_time(done - took)
+        // An absurd duration from a damaged record must not panic: treat it as unplaceable.
+        let took =
+            time::Duration::checked_seconds_f64(call.duration_ms.unwrap_or(0.0).max(0.0) / 1000.0);
+        match took.and_then(|took| done.checked_sub(took)) {
+            Some(received) => self.range.contains_time(received),
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::record::{CallRecord, Caller, Outcome, Stage, Target};
+
+    #[test]
+    fn lone_completed_is_placed_by_receipt_without_panicking() {
+        let mut c =
+            CallRecord::delete_call(Stage::Completed, "x", Caller::default(), Target::default());
+        c.time = "2026-12-03T11:31:00.000000Z".into();
+        c.outcome = Some(Outcome {
+            result: CallResult::Success,
+            status: 204,
+            error_code: None,
+            error_msg: None,
+        });
+        let since = time::macros::datetime!(2026-12-03 11:30 UTC);
+        let f = Filter {
+            range: TimeRange::parse(Some("2026-12-03T11:30:00Z"), None, since).unwrap(),
+            ..Filter::default()
+        };
+        for (ms, want) in [
+            (1000.0, true),
+            (120_000.0, false),
+            (1e300, false),
+            (f64::MAX, false),
+        ] {
+            let mut call = Call::from_completed(c.clone());
+            call.duration_ms = Some(ms);
+            assert_eq!(f.matches(&call), want, "{ms}");
+        }
     }
 }

@@ -29,7 +29,8 @@ pub fn run(
     poll: Duration,
     follow_for: Option<Duration>,
 ) -> Result<(), QueryError> {
-    let deadline = follow_for.map(|d| Instant::now() + d);
+    // A span too long to represent means: follow until interrupted.
+    let deadline = follow_for.and_then(|d| Instant::now().checked_add(d));
     let mut current: Option<Current> = None;
     let mut last_name: Option<String> = None;
     advance(engine, &mut current, &mut last_name, initial)?;

@@ -77,8 +77,9 @@ fn read_all(engine: &mut Engine<'_>, list: &[files::AuditFile]) -> Result<(), Qu
         }
         // Later files can only complete calls already waiting, and only for so long.
         if let Some(u) = range.until {
+            let horizon = u.checked_add(files::COMPLETION_HORIZON);
             if files::starts_after(f, u)
-                && (!engine.has_pending() || files::starts_after(f, u + files::COMPLETION_HORIZON))
+                && (!engine.has_pending() || horizon.is_some_and(|h| files::starts_after(f, h)))
             {
                 break;
             }
