@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use mfa_audit_proxy::audit::record::CallResult;
+use mfa_audit_proxy::audit::record::{CallResult, Entry};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -138,5 +138,55 @@ proptest! {
         let o = run(&args);
         prop_assert_eq!(o.ids(), want, "{:?} {:?}", args, events);
         prop_assert_eq!(o.err, "");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+    /// Damaged files never stop a query or panic it: every bad line is reported as
+    /// `file:line: reason` and the good ones still come out.
+    #[test]
+    fn garbage_is_reported_never_fatal(
+        junk in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 0..8),
+        cut in 0..400usize,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_str().unwrap();
+        let mut log = Log::new(tmp.path());
+        let path = log.rotate("20261203T100000Z");
+        let a = Spec::new("a", 1, 1);
+        log.add(received(&a), &at(1));
+        let mut bad = 0;
+        for j in &junk {
+            let line: Vec<u8> = j.iter().copied().filter(|b| *b != b'\n').collect();
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                bad += 1;
+            }
+            log.raw(&line);
+            log.raw(b"\n");
+        }
+        log.add(completed(&a, CallResult::Success, 204, None), &at(2));
+        // A torn last record, cut anywhere.
+        let Entry::Call(mut b) = received(&Spec::new("b", 1, 1)) else { unreachable!() };
+        b.time = at(3);
+        let line = Entry::Call(b).to_line();
+        let cut = cut.min(line.len() - 1);
+        log.raw(&line[..cut]);
+        if cut > 0 && !line[..cut].iter().all(u8::is_ascii_whitespace) {
+            bad += 1;
+        }
+        for flags in [vec![], vec!["--user-id", "u0000000000000000000000000000001"], vec!["--format", "table"]] {
+            let mut args = vec!["--dir", dir];
+            args.extend(flags.iter().copied());
+            let o = run(&args);
+            prop_assert!(o.result.is_ok());
+            for l in o.err.lines() {
+                prop_assert!(l.starts_with(&format!("{}:", path.display())), "{}", l);
+            }
+            if flags.is_empty() {
+                prop_assert_eq!(o.ids(), ["a"]);
+                prop_assert_eq!(o.err.lines().count(), bad, "{}", o.err);
+            }
+        }
     }
 }

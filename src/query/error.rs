@@ -31,7 +31,8 @@ pub enum QueryError {
     /// `--since` is not before `--until`: nothing could match.
     #[error("--since must be before --until")]
     EmptyRange,
-    /// Writing the output failed (for example a closed pipe).
+    /// Writing the output failed (for example a closed pipe: a CLI may treat
+    /// `ErrorKind::BrokenPipe` as a normal end, as `query ... | head` expects).
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),
 }
