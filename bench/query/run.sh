@@ -53,7 +53,7 @@ echo "== time range: $SINCE .. $UNTIL"
 time_it query_range "$QUERY" --dir "$DATA" --since "$SINCE" --until "$UNTIL"
 RUNS=1 time_it jq_range jq -c "select(.time >= \"$SINCE\" and .time < \"$UNTIL\")" "${FILES[@]}"
 
-ratio() { echo "scale=1; $1 / $2" | bc -l; }
+ratio() { printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
 echo
 printf '%-40s %s\n' "query" "ratio"
 printf '%-40s %sx faster\n' "by user: jq / query" "$(ratio "${SECS[jq_user]}" "${SECS[query_user]}")"
