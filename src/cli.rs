@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy.
     Serve(ConfigArg),
+    /// Print audited calls, one merged line per call, filtered.
+    Query(crate::query::QueryArgs),
     /// Validate the configuration and print the effective configuration.
     CheckConfig(ConfigArg),
 }

@@ -9,5 +9,6 @@ pub mod config;
 pub mod diagnostics;
 pub mod metrics;
 pub mod proxy;
+pub mod query;
 pub mod signing;
 pub mod simulator;

@@ -4,6 +4,7 @@ use clap::Parser;
 
 use mfa_audit_proxy::cli::{Cli, Command};
 use mfa_audit_proxy::config::Config;
+use mfa_audit_proxy::query::QueryError;
 
 /// Exit status for bad arguments or configuration (SPEC section 3).
 const EXIT_USAGE: u8 = 2;
@@ -26,6 +27,21 @@ fn main() -> ExitCode {
                     eprintln!("mfa-audit-proxy: {e}");
                     ExitCode::FAILURE
                 }
+            }
+        }
+        Command::Query(args) => {
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+            match mfa_audit_proxy::query::run(&args, &mut out, &mut err) {
+                Ok(()) => ExitCode::SUCCESS,
+                // `query ... | head` closes the pipe: a normal end, not an error.
+                Err(QueryError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    ExitCode::SUCCESS
+                }
+                Err(e @ QueryError::Output(_)) => {
+                    eprintln!("mfa-audit-proxy: {e}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => usage_error(e),
             }
         }
         Command::CheckConfig(args) => match Config::load(&args.config) {
