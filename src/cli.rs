@@ -21,7 +21,7 @@ pub enum Command {
     /// Run the proxy.
     Serve(ConfigArg),
     /// Print audited calls, one merged line per call, filtered.
-    Query(crate::query::QueryArgs),
+    Query(Box<crate::query::QueryArgs>),
     /// Validate the configuration and print the effective configuration.
     CheckConfig(ConfigArg),
 }
