@@ -168,6 +168,8 @@ impl LifecycleRecord {
 }
 
 /// Anything the audit writer appends.
+// Call records dominate the traffic; boxing them would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
     Call(CallRecord),
@@ -198,7 +200,13 @@ impl Entry {
     /// Whether losing this entry would lose a fact already acted on (a `completed` record or
     /// a lifecycle record): such entries are retried by the writer instead of failing fast.
     pub fn must_not_fail_fast(&self) -> bool {
-        !matches!(self, Entry::Call(CallRecord { stage: Stage::Received, .. }))
+        !matches!(
+            self,
+            Entry::Call(CallRecord {
+                stage: Stage::Received,
+                ..
+            })
+        )
     }
 }
 
