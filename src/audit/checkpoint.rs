@@ -118,3 +118,64 @@ pub fn read(path: &Path) -> Result<Checkpoint, String> {
     let bytes = fs::read(path).map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| format!("not a checkpoint: {e}"))
 }
+
+/// File of the signed retention marker, in `checkpoints/`.
+pub const PRUNED_FILE: &str = "pruned.json";
+
+/// What retention asserts before deleting files: records up to `through_seq` may be gone.
+/// Without it, a chain that does not start at seq 1 is a deletion, not retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunedBody {
+    pub version: u32,
+    /// Every record up to this seq may have been deleted by retention.
+    pub through_seq: u64,
+    /// The newest file deleted.
+    pub through_file: String,
+    pub time: String,
+    pub key_id: String,
+}
+
+/// The retention marker as stored: body plus signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pruned {
+    #[serde(flatten)]
+    pub body: PrunedBody,
+    pub signature: String,
+}
+
+impl Pruned {
+    pub fn sign(body: PrunedBody, key: &SigningKey) -> Pruned {
+        let signature = key.sign_hex(&serde_json::to_vec(&body).unwrap_or_default());
+        Pruned { body, signature }
+    }
+
+    pub fn verify(&self, key: &PublicKey) -> bool {
+        self.body.key_id == key.key_id()
+            && key.verify(
+                &serde_json::to_vec(&self.body).unwrap_or_default(),
+                &self.signature,
+            )
+    }
+}
+
+/// Replaces the retention marker atomically and durably.
+pub fn write_pruned(dir: &Path, pruned: &Pruned) -> Result<(), AuditError> {
+    let cp_dir = dir.join(CHECKPOINT_DIR);
+    files::ensure_dir(&cp_dir).map_err(|e| AuditError::io(&cp_dir, e))?;
+    let path = cp_dir.join(PRUNED_FILE);
+    let mut bytes = serde_json::to_vec_pretty(pruned).unwrap_or_default();
+    bytes.push(b'\n');
+    files::write_atomic(&path, &bytes).map_err(|e| AuditError::io(&path, e))
+}
+
+/// Reads the retention marker; `Ok(None)` when there is none.
+pub fn read_pruned(dir: &Path) -> Result<Option<Pruned>, String> {
+    let path = dir.join(CHECKPOINT_DIR).join(PRUNED_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("not a retention marker: {e}")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}

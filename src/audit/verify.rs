@@ -151,6 +151,8 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
                                 rec.seq
                             ))
                         })?;
+                        check_pruned(dir, key.as_ref(), rec.seq - 1)
+                            .map_err(|reason| fail(path, Some(line_no), reason))?;
                         report.anchored_by = Some(checkpoint::checkpoint_path(
                             dir,
                             &anchor.body.file,
@@ -305,4 +307,22 @@ fn find_anchor<'a>(
         .values()
         .filter_map(|m| m.get(&seq))
         .find(|cp| cp.body.last_hash == hash)
+}
+
+/// A chain starting after seq 1 is retention only if a signed marker says records up to
+/// `needed` could be deleted.
+fn check_pruned(dir: &Path, key: Option<&PublicKey>, needed: u64) -> Result<(), String> {
+    let missing = format!("the chain starts at seq {} but no signed retention marker covers the deletion: earlier files are missing", needed + 1);
+    let pruned = checkpoint::read_pruned(dir)?.ok_or_else(|| missing.clone())?;
+    let key = key.ok_or("retention marker present but no public key to verify it")?;
+    if !pruned.verify(key) {
+        return Err("retention marker signature does not verify: forged or edited".into());
+    }
+    if pruned.body.through_seq < needed {
+        return Err(format!(
+            "{missing} (the marker covers seq {} only)",
+            pruned.body.through_seq
+        ));
+    }
+    Ok(())
 }

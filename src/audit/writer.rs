@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use super::chain::{line_hash, ChainHead};
-use super::checkpoint::{self, Checkpoint, CheckpointBody};
+use super::checkpoint::{self, Checkpoint, CheckpointBody, Pruned, PrunedBody};
 use super::config::{AuditConfig, Durability};
 use super::error::AuditError;
 use super::files;
@@ -429,6 +429,25 @@ impl Writer {
             self.config.keep_for,
             |n, s| checkpoint::exists(&dir, n, s),
         );
+        let Some(newest) = doomed.last() else { return };
+        // The signed marker goes first: a crash between it and the deletions leaves files
+        // that may still be deleted, never deletions nobody vouches for.
+        let idx = list.iter().position(|p| p == newest).unwrap_or(0);
+        let through_seq = list
+            .get(idx + 1)
+            .and_then(|p| files::parse_file_name(&file_name_of(p)))
+            .map_or(0, |n| n.first_seq.saturating_sub(1));
+        let body = PrunedBody {
+            version: 1,
+            through_seq,
+            through_file: file_name_of(newest),
+            time: record::format_time(OffsetDateTime::now_utc()),
+            key_id: self.key.key_id(),
+        };
+        if let Err(e) = checkpoint::write_pruned(&self.dir, &Pruned::sign(body, &self.key)) {
+            tracing::warn!(error = %e, "audit retention: cannot write the retention marker; nothing deleted");
+            return;
+        }
         let mut deleted = Vec::new();
         for path in doomed {
             match fs::remove_file(&path) {
@@ -451,7 +470,7 @@ impl Writer {
         tracing::info!(files = ?deleted, "audit retention deleted old files");
         self.internal.push(internal(LifecycleRecord::new(
             "AuditFilesPruned",
-            json!({ "files": deleted }),
+            json!({ "files": deleted, "through_seq": through_seq }),
         )));
     }
 
