@@ -180,6 +180,9 @@ impl Writer {
         }
         match self.write_batch(&mut batch) {
             Ok(appended) => {
+                // Before the replies, so a caller that got its answer sees the new state.
+                self.counters.writable.store(true, Relaxed);
+                self.counters.pending_retry.store(0, Relaxed);
                 for (p, a) in batch.into_iter().zip(appended) {
                     if let Some(reply) = p.reply {
                         let _ = reply.send(Ok(a));
@@ -187,7 +190,6 @@ impl Writer {
                 }
                 self.backoff = FIRST_BACKOFF;
                 self.next_retry_at = None;
-                self.counters.writable.store(true, Relaxed);
             }
             Err(e) => {
                 self.counters.write_failures.fetch_add(1, Relaxed);
