@@ -76,13 +76,23 @@ pub fn checkpoint_path(dir: &Path, file: &str, last_seq: u64) -> PathBuf {
 
 /// Writes a checkpoint atomically and durably; returns its path.
 pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<PathBuf, AuditError> {
-    let cp_dir = dir.join(CHECKPOINT_DIR);
-    files::ensure_dir(&cp_dir).map_err(|e| AuditError::io(&cp_dir, e))?;
+    ensure_checkpoint_dir(dir)?;
     let path = checkpoint_path(dir, &checkpoint.body.file, checkpoint.body.last_seq);
     let mut bytes = serde_json::to_vec_pretty(checkpoint).unwrap_or_default();
     bytes.push(b'\n');
     files::write_atomic(&path, &bytes).map_err(|e| AuditError::io(&path, e))?;
     Ok(path)
+}
+
+/// Creates `checkpoints/` when missing, durably (its entry in `dir` synced).
+fn ensure_checkpoint_dir(dir: &Path) -> Result<PathBuf, AuditError> {
+    let cp_dir = dir.join(CHECKPOINT_DIR);
+    let existed = cp_dir.is_dir();
+    files::ensure_dir(&cp_dir).map_err(|e| AuditError::io(&cp_dir, e))?;
+    if !existed {
+        files::sync_dir(dir).map_err(|e| AuditError::io(dir, e))?;
+    }
+    Ok(cp_dir)
 }
 
 /// Whether `file` has a checkpoint covering it up to `last_seq`.
@@ -160,8 +170,7 @@ impl Pruned {
 
 /// Replaces the retention marker atomically and durably.
 pub fn write_pruned(dir: &Path, pruned: &Pruned) -> Result<(), AuditError> {
-    let cp_dir = dir.join(CHECKPOINT_DIR);
-    files::ensure_dir(&cp_dir).map_err(|e| AuditError::io(&cp_dir, e))?;
+    let cp_dir = ensure_checkpoint_dir(dir)?;
     let path = cp_dir.join(PRUNED_FILE);
     let mut bytes = serde_json::to_vec_pretty(pruned).unwrap_or_default();
     bytes.push(b'\n');

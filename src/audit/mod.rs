@@ -1,13 +1,41 @@
 //! The audit log: records every audited call in a hash-chained JSON Lines log.
 //!
-//! [`AuditLog`] is a cheap handle to a dedicated writer thread (see `writer`), which
+//! [`AuditLog`] is a cheap handle to a dedicated writer thread (`writer`), which
 //! group-commits appends, rotates files, signs checkpoints and applies retention. Opening
-//! the log runs crash recovery (see `recovery`). [`verify::verify_dir`] checks a directory.
+//! the log runs crash recovery (`recovery`). [`verify::verify_dir`] checks a directory.
 //!
-//! Durability: with `durability = "fsync"` (default) `append` returns once the record is
-//! on disk (`fdatasync`). With `"flush"` it returns once the OS has it: a process crash
-//! loses nothing, a power loss or kernel crash may lose the last records, and the file may
-//! then end torn (recovery moves such a tail aside on the next start).
+//! # Durability
+//! `durability = "fsync"` (default): `append` returns once the record is on disk
+//! (`fdatasync`); concurrent appends share one write and one sync. `"flush"`: it returns
+//! once the OS has the record: a process crash loses nothing, a power loss or kernel crash
+//! may lose the last records (and leave a torn line, moved aside on the next start).
+//!
+//! # Failures
+//! A `received` record that cannot be written fails at once (the proxy answers 503).
+//! `completed` and lifecycle records are kept and retried with backoff; `append` waits up
+//! to `completed_retry_for` for them, then fails while the writer keeps retrying. A failed
+//! batch consumes no seq. Before every batch the writer checks that the path still names
+//! its open file (inode): if the file was deleted or replaced, it starts a new file whose
+//! first record is `AuditFileLost`. Whatever is unwritten at shutdown is logged as an error
+//! and reported by `shutdown`.
+//!
+//! # Files in `dir` (0700; files 0600)
+//! - `audit-<UTC start YYYYMMDDTHHMMSSZ>-<first seq, 20 digits>.jsonl`: records only;
+//!   lexical order is chain order ([`files::list_audit_files`]). The newest is current.
+//! - `<file>.jsonl.torn-<n>`: a torn tail moved aside by recovery (`AuditLogRecovered`).
+//! - `checkpoints/<file>.<last seq, 20 digits>.checkpoint.json`: signed checkpoint of a
+//!   file at rotation and at shutdown; `checkpoints/pruned.json`: signed retention marker.
+//! - `audit-signing.key` (PKCS#8, unless `signing_key_file` points elsewhere) and
+//!   `audit-signing.pub` (hex public key; keep a copy outside `dir` for verification).
+//!
+//! # Configuration (`[audit]`)
+//! `dir = "audit"`, `durability = "fsync"`, `rotate_bytes = 67108864`,
+//! `rotate_after = "24h"`, `keep_files` (unset: keep all), `keep_for` (unset: keep all),
+//! `signing_key_file` (unset: `<dir>/audit-signing.key`), `completed_retry_for = "10s"`.
+//! Retention deletes only the oldest files, never the current one, and only files fully
+//! covered by a checkpoint.
+//!
+//! One process must own a directory: two writers on one directory would fork the chain.
 
 pub mod chain;
 pub mod checkpoint;
@@ -85,6 +113,7 @@ impl AuditLog {
             recovered.current,
             counters.clone(),
         )?;
+        writer.apply_retention();
         if let Some(m) = recovered.moved {
             let name =
                 |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());

@@ -409,8 +409,9 @@ impl Writer {
         Ok(Some(path))
     }
 
-    /// Deletes what retention allows; a failure here never fails appends.
-    fn apply_retention(&mut self) {
+    /// Deletes what retention allows; a failure here never fails appends. Runs at every
+    /// rotation, and at open so a log that no longer rotates is still pruned by age.
+    pub fn apply_retention(&mut self) {
         let Some(current) = self.current.as_ref().map(|c| c.path.clone()) else {
             return;
         };
