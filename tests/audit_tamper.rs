@@ -77,6 +77,11 @@ async fn every_kind_of_tampering_is_named() {
         .collect();
     assert_eq!((f.file.clone(), f.line), (names[1].clone(), Some(4)), "{f}");
     assert!(
+        f.to_string()
+            .starts_with(&format!("{}:4: ", names[1].display())),
+        "{f}"
+    );
+    assert!(
         f.reason.contains("prev_hash") && f.reason.contains(":3)"),
         "{f}"
     );
@@ -219,4 +224,40 @@ fn first_checkpoint(dir: &Path) -> PathBuf {
         .collect();
     cps.sort();
     cps.remove(0)
+}
+
+/// Any single changed byte in any record file is caught (a checkpoint covers the end).
+#[test]
+fn any_flipped_byte_is_caught() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = rt.block_on(base());
+    let files = audit_files(&base.path().join("audit"));
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .collect();
+    let total: u64 = sizes.iter().sum();
+    let config = ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(pos in 0..total, flip in 1u8..=255)| {
+        // Map a position over all files to (file, offset).
+        let (mut i, mut off) = (0, pos);
+        while off >= sizes[i] {
+            off -= sizes[i];
+            i += 1;
+        }
+        let f = tampered(base.path(), |_, files| {
+            let mut bytes = std::fs::read(&files[i]).unwrap();
+            bytes[off as usize] ^= flip;
+            std::fs::write(&files[i], bytes).unwrap();
+        });
+        prop_assert!(f.file.to_string_lossy().contains(".jsonl"), "{}", f);
+    });
 }
