@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditConfig;
+use crate::diagnostics::DiagnosticsConfig;
 
 pub const ENV_PREFIX: &str = "MFA_AUDIT_PROXY_";
 
@@ -21,6 +22,9 @@ pub struct Config {
     /// Address the proxy listens on for IAM clients.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// On SIGTERM or SIGINT, how long calls in flight may take to finish.
+    #[serde(default = "default_shutdown_grace", with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     pub upstream: UpstreamConfig,
     #[serde(default)]
     pub audit: AuditConfig,
@@ -29,7 +33,13 @@ pub struct Config {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
+    pub diagnostics: DiagnosticsConfig,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialConfig>,
+}
+
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_listen() -> SocketAddr {
@@ -88,7 +98,9 @@ fn default_admin_listen() -> SocketAddr {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig { listen: default_admin_listen() }
+        AdminConfig {
+            listen: default_admin_listen(),
+        }
     }
 }
 
@@ -136,7 +148,10 @@ pub struct CredentialConfig {
 pub enum ConfigError {
     /// The file could not be read.
     #[error("config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file is not valid TOML.
     #[error("config file {path}: {message}")]
     Syntax { path: PathBuf, message: String },
@@ -147,7 +162,10 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn key(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Key { key: key.into(), message: message.into() }
+        ConfigError::Key {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -155,8 +173,10 @@ impl Config {
     /// Reads `path`, applies `MFA_AUDIT_PROXY_*` overrides from the process environment and
     /// checks every value.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::from_toml(&text, path, std::env::vars())
     }
 
@@ -166,19 +186,37 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::Syntax { path: path.to_path_buf(), message: one_line(e.message()) }
-        })?;
+        let mut value: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: one_line(e.message()),
+                })?;
         apply_env_overrides(&mut value, env)?;
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(value))
-            .map_err(|e| {
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
                 let key = e.path().to_string();
                 let message = one_line(&e.into_inner().to_string());
-                // serde_path_to_error already ends the path with the unknown key.
-                match unknown_field(&message) {
-                    Some(field) if key == "." => ConfigError::key(field, "unknown key"),
-                    Some(_) => ConfigError::key(key, "unknown key"),
-                    None => ConfigError::key(key, message),
+                // serde_path_to_error already ends the path with an unknown key, but not
+                // with a missing one.
+                let parent = |field: &str| {
+                    if key == "." {
+                        field.to_string()
+                    } else {
+                        format!("{key}.{field}")
+                    }
+                };
+                if unknown_field(&message).is_some() {
+                    let key = if key == "." {
+                        unknown_field(&message).unwrap_or_default().to_string()
+                    } else {
+                        key
+                    };
+                    ConfigError::key(key, "unknown key")
+                } else if let Some(field) = missing_field(&message) {
+                    ConfigError::key(parent(field), "is required")
+                } else {
+                    ConfigError::key(key, message)
                 }
             })?;
         config.check()?;
@@ -193,17 +231,28 @@ impl Config {
             .map_err(|e| ConfigError::key("upstream.url", format!("not a URL: {e}")))?;
         match url.scheme_str() {
             Some("http") | Some("https") => {}
-            _ => return Err(ConfigError::key("upstream.url", "must start with http:// or https://")),
+            _ => {
+                return Err(ConfigError::key(
+                    "upstream.url",
+                    "must start with http:// or https://",
+                ))
+            }
         }
         if url.host().is_none() {
             return Err(ConfigError::key("upstream.url", "has no host"));
         }
         if url.path() != "/" && !url.path().is_empty() {
-            return Err(ConfigError::key("upstream.url", "must not have a path: the proxy forwards paths as sent"));
+            return Err(ConfigError::key(
+                "upstream.url",
+                "must not have a path: the proxy forwards paths as sent",
+            ));
         }
         for (i, c) in self.credentials.iter().enumerate() {
             if c.access_key_id.is_empty() {
-                return Err(ConfigError::key(format!("credentials[{i}].access_key_id"), "must not be empty"));
+                return Err(ConfigError::key(
+                    format!("credentials[{i}].access_key_id"),
+                    "must not be empty",
+                ));
             }
             if c.secret_key_env.is_some() == c.secret_key_file.is_some() {
                 return Err(ConfigError::key(
@@ -213,7 +262,10 @@ impl Config {
             }
         }
         if self.upstream.mode == UpstreamMode::Resign && self.credentials.is_empty() {
-            return Err(ConfigError::key("credentials", "resign mode needs at least one [[credentials]] entry"));
+            return Err(ConfigError::key(
+                "credentials",
+                "resign mode needs at least one [[credentials]] entry",
+            ));
         }
         Ok(())
     }
@@ -236,6 +288,12 @@ fn unknown_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// Extracts `foo` from serde's "missing field `foo`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
 /// `MFA_AUDIT_PROXY_AUDIT__DIR=/x` sets `audit.dir`. A value that parses as a TOML value
 /// (number, boolean, array) is taken as such; anything else is a string.
 fn apply_env_overrides(
@@ -243,7 +301,9 @@ fn apply_env_overrides(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
     for (name, raw) in env {
-        let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
         if path.iter().any(|p| p.is_empty()) {
             return Err(ConfigError::key(name.clone(), "malformed override name"));
@@ -254,9 +314,9 @@ fn apply_env_overrides(
             let entry = cursor
                 .entry(part.clone())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            cursor = entry
-                .as_table_mut()
-                .ok_or_else(|| ConfigError::key(name.clone(), format!("`{part}` is not a section")))?;
+            cursor = entry.as_table_mut().ok_or_else(|| {
+                ConfigError::key(name.clone(), format!("`{part}` is not a section"))
+            })?;
         }
         cursor.insert(path[path.len() - 1].clone(), value);
     }
@@ -266,7 +326,9 @@ fn apply_env_overrides(
 fn parse_env_value(raw: &str) -> toml::Value {
     let probe = format!("v = {raw}");
     match probe.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
@@ -298,16 +360,28 @@ mod tests {
     #[test]
     fn bad_value_names_key() {
         let e = parse("[upstream]\nurl = \"http://x\"\nmode = \"mirror\"\n").unwrap_err();
-        assert!(e.to_string().starts_with("config key `upstream.mode`:"), "{e}");
+        assert!(
+            e.to_string().starts_with("config key `upstream.mode`:"),
+            "{e}"
+        );
         let e = parse("[upstream]\nurl = \"ftp://x\"\n").unwrap_err();
-        assert!(e.to_string().starts_with("config key `upstream.url`:"), "{e}");
+        assert!(
+            e.to_string().starts_with("config key `upstream.url`:"),
+            "{e}"
+        );
     }
 
     #[test]
     fn env_overrides_file() {
         let env = vec![
-            ("MFA_AUDIT_PROXY_UPSTREAM__URL".to_string(), "http://10.0.0.1:9".to_string()),
-            ("MFA_AUDIT_PROXY_LIMITS__MAX_HEADERS".to_string(), "7".to_string()),
+            (
+                "MFA_AUDIT_PROXY_UPSTREAM__URL".to_string(),
+                "http://10.0.0.1:9".to_string(),
+            ),
+            (
+                "MFA_AUDIT_PROXY_LIMITS__MAX_HEADERS".to_string(),
+                "7".to_string(),
+            ),
         ];
         let c = Config::from_toml("[upstream]\nurl = \"http://x\"\n", Path::new("t"), env).unwrap();
         assert_eq!(c.upstream.url, "http://10.0.0.1:9");

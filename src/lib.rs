@@ -2,5 +2,12 @@
 //! virtual-MFA-device deletion. See `SPEC.md` in the shared folder and the README.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
+pub mod cli;
 pub mod config;
+pub mod diagnostics;
+pub mod metrics;
+pub mod proxy;
+pub mod signing;
+pub mod simulator;

@@ -1,0 +1,185 @@
+//! Prometheus metrics (served on the admin listener's `/metrics`), through the
+//! `prometheus-client` crate. Names carry the `mfa_audit_proxy_` prefix.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteStatus {
+    /// `pass_through`, `audited_delete` or `look_alike`.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to ~6.5 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RouteStatus, Counter>,
+    pub audited_calls: Family<ResultLabel, Counter>,
+    pub audit_append_seconds: Histogram,
+    pub audit_write_failures: Counter,
+    pub upstream_seconds: HistogramFamily<RouteLabel>,
+    pub in_flight: Gauge,
+    pub open_connections: Gauge,
+    /// Filled from the audit writer's own statistics at scrape time.
+    pub audit_records_written: Gauge,
+    pub audit_syncs: Gauge,
+    pub audit_last_sync_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("mfa_audit_proxy");
+        let requests = Family::<RouteStatus, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route and status",
+            requests.clone(),
+        );
+        let audited_calls = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "audited_calls",
+            "Audited deletions, by outcome result",
+            audited_calls.clone(),
+        );
+        let audit_append_seconds = latency_histogram();
+        registry.register(
+            "audit_append_seconds",
+            "Time for an audit record to become durable (write and sync, as configured)",
+            audit_append_seconds.clone(),
+        );
+        let audit_write_failures = Counter::default();
+        registry.register(
+            "audit_write_failures",
+            "Audit records the log refused (received: call not forwarded; completed: retried)",
+            audit_write_failures.clone(),
+        );
+        let upstream_seconds: HistogramFamily<RouteLabel> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "upstream_seconds",
+            "Time from forwarding to the upstream's response head",
+            upstream_seconds.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "in_flight_requests",
+            "Requests being handled",
+            in_flight.clone(),
+        );
+        let open_connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Client connections open",
+            open_connections.clone(),
+        );
+        let audit_records_written = Gauge::default();
+        registry.register(
+            "audit_records_written",
+            "Records the audit writer has made durable since start",
+            audit_records_written.clone(),
+        );
+        let audit_syncs = Gauge::default();
+        registry.register(
+            "audit_syncs",
+            "Write-and-sync batches since start (records per sync = records_written / syncs)",
+            audit_syncs.clone(),
+        );
+        let audit_last_sync_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "audit_last_sync_seconds",
+            "Duration of the audit writer's latest batch write and sync",
+            audit_last_sync_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            audited_calls,
+            audit_append_seconds,
+            audit_write_failures,
+            upstream_seconds,
+            in_flight,
+            open_connections,
+            audit_records_written,
+            audit_syncs,
+            audit_last_sync_seconds,
+        }
+    }
+
+    pub fn count_request(&self, route: &str, status: u16) {
+        self.requests
+            .get_or_create(&RouteStatus {
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+    }
+
+    pub fn count_audited(&self, result: &str) {
+        self.audited_calls
+            .get_or_create(&ResultLabel {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn observe_upstream(&self, route: &str, took: Duration) {
+        self.upstream_seconds
+            .get_or_create(&RouteLabel {
+                route: route.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Decrements a gauge when dropped, so early returns and cancelled futures still count.
+pub struct GaugeGuard(Gauge);
+
+impl GaugeGuard {
+    pub fn new(gauge: &Gauge) -> GaugeGuard {
+        gauge.inc();
+        GaugeGuard(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

@@ -1,0 +1,274 @@
+//! The audited deletion, in the order the SPEC fixes:
+//! validate -> write `received` -> forward -> write `completed` -> answer.
+//!
+//! A refused call (validation, look-alike form, body) is never forwarded and writes only
+//! its `completed` record. If the `received` record cannot be written the call is not
+//! forwarded either (503): no deletion happens that the log does not know about.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+use http::{HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::body::{empty, full, ProxyBody};
+use super::caller::{caller_of, ConnectionInfo};
+use super::error_answer::{ProxyError, AUDIT_ID_HEADER};
+use super::forward::upstream_request;
+use super::hop_by_hop::strip_hop_by_hop;
+use super::upstream::UpstreamError;
+use super::upstream_answer::outcome_of;
+use super::validate::validate_delete_query;
+use super::Proxy;
+use crate::audit::record::{CallRecord, CallResult, Caller, Entry, Outcome, Stage, Target};
+
+/// Largest upstream answer to the deletion the proxy buffers (IAM sends a few hundred
+/// bytes); a larger one is treated as a failed upstream.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// How much of a request body is read to decide that the deletion carried one.
+const BODY_PROBE_BYTES: usize = 64 * 1024;
+
+/// One audited call in progress.
+struct AuditedCall {
+    audit_id: String,
+    started: Instant,
+    caller: Caller,
+    target: Target,
+}
+
+impl Proxy {
+    /// Handles a request classified as the deletion (or a look-alike, which `refusal` names).
+    pub(super) async fn audited_delete(
+        &self,
+        request: Request<Incoming>,
+        connection: &ConnectionInfo,
+        refusal: Option<&'static str>,
+    ) -> Response<ProxyBody> {
+        let (parts, body) = request.into_parts();
+        let mut call = AuditedCall {
+            audit_id: uuid::Uuid::now_v7().to_string(),
+            started: Instant::now(),
+            caller: caller_of(&parts.headers, connection),
+            target: Target::default(),
+        };
+
+        // Validate.
+        let validated = validate_delete_query(parts.uri.query());
+        call.target = match &validated {
+            Ok(target) => target.clone(),
+            Err(invalid) => invalid.target.clone(),
+        };
+        if let Some(why) = refusal {
+            return self.refuse(&call, ProxyError::InvalidRequest, why).await;
+        }
+        if let Err(invalid) = validated {
+            return self
+                .refuse(&call, ProxyError::InvalidRequest, &invalid.rule)
+                .await;
+        }
+        if let Err(why) = self.expect_no_body(&parts, body).await {
+            return self.refuse(&call, ProxyError::InvalidRequest, why).await;
+        }
+
+        // Write `received`; without it the call does not go on.
+        if let Err(e) = self.append(call.record(Stage::Received)).await {
+            tracing::error!(audit_id = %call.audit_id, error = %e, "audit log refused the received record; deletion not forwarded");
+            let message = "the audit log cannot be written; the deletion was not forwarded";
+            let answer = ProxyError::AuditUnavailable.answer(message, Some(&call.audit_id));
+            let outcome = proxy_outcome(ProxyError::AuditUnavailable, message);
+            // The writer retries this record until the log is writable again; the client
+            // need not wait for that.
+            let audit = self.audit.clone();
+            let entry = call.completed(outcome, None);
+            tokio::spawn(async move {
+                if let Err(e) = audit.append(entry).await {
+                    tracing::error!(error = %e, "completed record for a refused deletion still pending");
+                }
+            });
+            return answer;
+        }
+
+        // Forward.
+        let forwarded = upstream_request(parts, empty(), &self.upstream);
+        let (response, outcome, request_id) = match self.exchange(forwarded).await {
+            Ok((response, outcome, request_id)) => (response, outcome, request_id),
+            Err(e) => {
+                let kind = match e {
+                    UpstreamError::Timeout { .. } => ProxyError::UpstreamTimeout,
+                    UpstreamError::Unreachable { .. } => ProxyError::UpstreamUnreachable,
+                };
+                let message = e.to_string();
+                tracing::warn!(audit_id = %call.audit_id, error = %message, "audited deletion got no upstream answer");
+                let outcome = Outcome {
+                    result: CallResult::UpstreamError,
+                    status: kind.status().as_u16(),
+                    error_code: Some(kind.code().to_string()),
+                    error_msg: Some(message.clone()),
+                };
+                (kind.answer(&message, Some(&call.audit_id)), outcome, None)
+            }
+        };
+
+        // Write `completed` before answering.
+        self.record_completed(call.completed(outcome, request_id))
+            .await;
+        with_audit_id(response, &call.audit_id)
+    }
+
+    /// Reads the upstream's whole (small) answer so its outcome can be recorded.
+    async fn exchange(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<(Response<ProxyBody>, Outcome, Option<String>), UpstreamError> {
+        let response = self.send_upstream("audited_delete", request).await?;
+        let (mut parts, body) = response.into_parts();
+        let authority = self.upstream.authority().clone();
+        let collected = tokio::time::timeout(
+            self.upstream.request_timeout(),
+            Limited::new(body, MAX_ANSWER_BYTES).collect(),
+        )
+        .await;
+        let bytes: Bytes = match collected {
+            Err(_) => {
+                return Err(UpstreamError::Timeout {
+                    authority,
+                    after: self.upstream.request_timeout(),
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(UpstreamError::Unreachable {
+                    authority,
+                    reason: format!(
+                        "reading the answer: {}",
+                        super::upstream::error_chain(e.as_ref())
+                    ),
+                })
+            }
+            Ok(Ok(c)) => c.to_bytes(),
+        };
+        let (outcome, request_id) = outcome_of(parts.status.as_u16(), &parts.headers, &bytes);
+        strip_hop_by_hop(&mut parts.headers);
+        if parts.headers.contains_key(CONTENT_LENGTH) {
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        }
+        Ok((
+            Response::from_parts(parts, full(bytes)),
+            outcome,
+            request_id,
+        ))
+    }
+
+    /// The deletion takes no body (SPEC section 2); a body would be forwarded unaudited.
+    async fn expect_no_body(&self, parts: &Parts, body: Incoming) -> Result<(), &'static str> {
+        const HAS_BODY: &str = "the deletion takes no request body";
+        if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
+            if length.as_bytes() != b"0" || parts.headers.get_all(CONTENT_LENGTH).iter().count() > 1
+            {
+                return Err(HAS_BODY);
+            }
+        }
+        let read = tokio::time::timeout(
+            self.upstream.request_timeout(),
+            Limited::new(body, BODY_PROBE_BYTES).collect(),
+        )
+        .await;
+        match read.map(|r| r.map(|c| c.to_bytes())) {
+            Ok(Ok(collected)) if collected.is_empty() => Ok(()),
+            Ok(Ok(_)) => Err(HAS_BODY),
+            Ok(Err(_)) => Err("the request body could not be read"),
+            Err(_) => Err("the request body was not completed in time"),
+        }
+    }
+
+    /// Answers a refused call and records it: `completed` only, result `rejected`.
+    async fn refuse(
+        &self,
+        call: &AuditedCall,
+        error: ProxyError,
+        message: &str,
+    ) -> Response<ProxyBody> {
+        tracing::info!(audit_id = %call.audit_id, reason = %message, "audited deletion refused");
+        self.record_completed(call.completed(proxy_outcome(error, message), None))
+            .await;
+        error.answer(message, Some(&call.audit_id))
+    }
+
+    /// Appends a record, timing it and counting failures for `/metrics`.
+    async fn append(&self, entry: Entry) -> Result<(), crate::audit::AuditError> {
+        let started = Instant::now();
+        let result = self.audit.append(entry).await.map(|_| ());
+        self.metrics
+            .audit_append_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            self.metrics.audit_write_failures.inc();
+        }
+        result
+    }
+
+    async fn record_completed(&self, entry: Entry) {
+        if let Entry::Call(CallRecord {
+            outcome: Some(outcome),
+            ..
+        }) = &entry
+        {
+            self.metrics.count_audited(outcome.result.as_str());
+        }
+        if let Err(e) = self.append(entry).await {
+            // The writer keeps the record and retries it; the call has already happened,
+            // so the client still gets its answer.
+            tracing::error!(error = %e, "completed record not yet durable; the writer keeps retrying it");
+        }
+    }
+}
+
+impl AuditedCall {
+    fn record(&self, stage: Stage) -> Entry {
+        Entry::Call(CallRecord::delete_call(
+            stage,
+            &self.audit_id,
+            self.caller.clone(),
+            self.target.clone(),
+        ))
+    }
+
+    fn completed(&self, outcome: Outcome, request_id: Option<String>) -> Entry {
+        let mut record = CallRecord::delete_call(
+            Stage::Completed,
+            &self.audit_id,
+            self.caller.clone(),
+            self.target.clone(),
+        );
+        record.outcome = Some(outcome);
+        record.request_id = request_id;
+        // Microsecond precision; whole milliseconds hide the proxy's own cost.
+        record.duration_ms = Some((self.started.elapsed().as_micros() as f64) / 1000.0);
+        Entry::Call(record)
+    }
+}
+
+fn proxy_outcome(error: ProxyError, message: &str) -> Outcome {
+    let result = match error {
+        ProxyError::SignatureRejected => CallResult::Denied,
+        ProxyError::UpstreamUnreachable | ProxyError::UpstreamTimeout => CallResult::UpstreamError,
+        _ => CallResult::Rejected,
+    };
+    Outcome {
+        result,
+        status: error.status().as_u16(),
+        error_code: Some(error.code().to_string()),
+        error_msg: Some(message.to_string()),
+    }
+}
+
+fn with_audit_id(mut response: Response<ProxyBody>, audit_id: &str) -> Response<ProxyBody> {
+    if let Ok(value) = HeaderValue::from_str(audit_id) {
+        response.headers_mut().insert(AUDIT_ID_HEADER, value);
+    }
+    response
+}

@@ -1,0 +1,207 @@
+//! Decides what a request is: plain pass-through, the audited deletion, or a request that
+//! a lax upstream could read as the deletion although it is not in canonical form.
+//!
+//! The proxy audits exactly one form (`DELETE /v5/virtual-mfa-devices`). An upstream that
+//! normalises paths or honours method overrides could still act on look-alike forms, so
+//! those are refused rather than passed through unaudited.
+
+use http::{HeaderMap, Method};
+use percent_encoding::percent_decode_str;
+
+pub const DELETE_PATH: &str = "/v5/virtual-mfa-devices";
+
+/// Headers some frameworks honour to replace the request method.
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+/// Query parameters some frameworks honour to replace the request method.
+const METHOD_OVERRIDE_PARAMS: [&str; 2] = ["_method", "method"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Anything that cannot delete a virtual MFA device: forwarded untouched.
+    PassThrough,
+    /// `DELETE /v5/virtual-mfa-devices` in canonical form: validated and audited.
+    DeleteVirtualMfaDevice,
+    /// A request an upstream might treat as the deletion; refused and audited as rejected.
+    LookAlike(&'static str),
+}
+
+pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap) -> Route {
+    let path_is_exact = path == DELETE_PATH;
+    let path_looks_alike = path_is_exact || normalize_path(path) == DELETE_PATH;
+    if !path_looks_alike {
+        return Route::PassThrough;
+    }
+    let overridden = method_override(headers, query);
+    let method_is_delete = *method == Method::DELETE;
+    let method_looks_like_delete = method.as_str().eq_ignore_ascii_case("DELETE");
+    let override_is_delete = overridden
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("DELETE"));
+
+    if method_is_delete && path_is_exact && overridden.is_none() {
+        return Route::DeleteVirtualMfaDevice;
+    }
+    if !(method_looks_like_delete || override_is_delete) {
+        // e.g. the create call (POST) or a GET: nothing here can delete a device.
+        return Route::PassThrough;
+    }
+    if overridden.is_some() {
+        Route::LookAlike("method override on the virtual MFA device path is not allowed")
+    } else if !method_is_delete {
+        Route::LookAlike("method must be exactly DELETE")
+    } else {
+        Route::LookAlike("path must be exactly /v5/virtual-mfa-devices")
+    }
+}
+
+/// The method an override header or parameter asks for, if any is present.
+fn method_override(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    for name in METHOD_OVERRIDE_HEADERS {
+        if let Some(v) = headers.get(name) {
+            return Some(String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+        }
+    }
+    let query = query?;
+    for pair in query.split(['&', ';']) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode_repeatedly(key).to_ascii_lowercase();
+        if METHOD_OVERRIDE_PARAMS.contains(&key.as_str()) {
+            return Some(decode_repeatedly(value));
+        }
+    }
+    None
+}
+
+/// What a lax upstream might make of a path: percent-decoded (repeatedly, for double
+/// encoding), lower-cased, `;params` dropped, empty and dot segments resolved, no
+/// trailing slash.
+pub fn normalize_path(path: &str) -> String {
+    let decoded = decode_repeatedly(path)
+        .to_ascii_lowercase()
+        .replace('\\', "/");
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        let segment = segment.split(';').next().unwrap_or("");
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("/{}", segments.join("/"))
+}
+
+fn decode_repeatedly(s: &str) -> String {
+    let mut current = s.to_string();
+    // Three rounds cover double and triple encoding; more is not a realistic upstream.
+    for _ in 0..3 {
+        let next = percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> Route {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        classify(
+            &Method::from_bytes(method.as_bytes()).unwrap(),
+            path,
+            query,
+            &h,
+        )
+    }
+
+    #[test]
+    fn canonical_delete_is_audited() {
+        assert_eq!(
+            route("DELETE", DELETE_PATH, Some("user_id=a"), &[]),
+            Route::DeleteVirtualMfaDevice
+        );
+    }
+
+    #[test]
+    fn other_calls_pass_through() {
+        assert_eq!(
+            route("GET", "/v5/mfa-devices", None, &[]),
+            Route::PassThrough
+        );
+        assert_eq!(route("POST", DELETE_PATH, None, &[]), Route::PassThrough);
+        assert_eq!(
+            route("DELETE", "/v5/virtual-mfa-devicesX", None, &[]),
+            Route::PassThrough
+        );
+        assert_eq!(
+            route("DELETE", "/v3.0/OS-MFA/virtual-mfa-devices", None, &[]),
+            Route::PassThrough
+        );
+    }
+
+    #[test]
+    fn look_alikes_are_refused() {
+        for path in [
+            "/v5/virtual-mfa-devices/",
+            "//v5/virtual-mfa-devices",
+            "/v5//virtual-mfa-devices",
+            "/V5/Virtual-MFA-Devices",
+            "/v5/./virtual-mfa-devices",
+            "/v5/x/../virtual-mfa-devices",
+            "/v5/virtual-mfa-devices;x=1",
+            "/v5%2Fvirtual-mfa-devices",
+            "/v5/virtual%2Dmfa%2Ddevices",
+            "/v5/virtual-mfa-devices%252F",
+            "/v5\\virtual-mfa-devices",
+        ] {
+            assert!(
+                matches!(route("DELETE", path, None, &[]), Route::LookAlike(_)),
+                "{path}"
+            );
+        }
+        assert!(matches!(
+            route("delete", DELETE_PATH, None, &[]),
+            Route::LookAlike(_)
+        ));
+        assert!(matches!(
+            route(
+                "POST",
+                DELETE_PATH,
+                None,
+                &[("X-HTTP-Method-Override", "DELETE")]
+            ),
+            Route::LookAlike(_)
+        ));
+        assert!(matches!(
+            route("POST", DELETE_PATH, Some("_method=delete"), &[]),
+            Route::LookAlike(_)
+        ));
+        assert!(matches!(
+            route(
+                "DELETE",
+                DELETE_PATH,
+                None,
+                &[("X-Method-Override", "DELETE")]
+            ),
+            Route::LookAlike(_)
+        ));
+    }
+}

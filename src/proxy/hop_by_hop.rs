@@ -1,0 +1,65 @@
+//! Removes hop-by-hop headers (RFC 9110 section 7.6.1): they describe one connection and
+//! must not be forwarded. Everything else, repeated fields included, passes untouched.
+
+use http::header::{HeaderMap, HeaderName, CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+
+const KEEP_ALIVE: &str = "keep-alive";
+
+/// Strips `Connection`, every header it names, and the fixed hop-by-hop set.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
+        headers.remove(name);
+    }
+    headers.remove(KEEP_ALIVE);
+    let proxy_headers: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("proxy-"))
+        .cloned()
+        .collect();
+    for name in proxy_headers {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn strips_fixed_and_named_and_keeps_repeats() {
+        let mut h = HeaderMap::new();
+        h.append(
+            "connection",
+            HeaderValue::from_static("keep-alive, X-Drop-Me"),
+        );
+        h.append("connection", HeaderValue::from_static("x-also"));
+        h.append("x-drop-me", HeaderValue::from_static("1"));
+        h.append("x-also", HeaderValue::from_static("1"));
+        h.append("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.append("te", HeaderValue::from_static("trailers"));
+        h.append("proxy-authorization", HeaderValue::from_static("Basic x"));
+        h.append("proxy-connection", HeaderValue::from_static("close"));
+        h.append("x-repeated", HeaderValue::from_static("a"));
+        h.append("x-repeated", HeaderValue::from_static("b"));
+        h.append(
+            "authorization",
+            HeaderValue::from_static("SDK-HMAC-SHA256 Access=x"),
+        );
+        strip_hop_by_hop(&mut h);
+        let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, vec!["x-repeated", "authorization"]);
+        let repeated: Vec<_> = h.get_all("x-repeated").iter().collect();
+        assert_eq!(repeated, vec!["a", "b"]);
+    }
+}

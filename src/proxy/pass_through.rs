@@ -1,0 +1,52 @@
+//! Everything that is not the audited call: forwarded as is, bodies streamed both ways.
+
+use http::header::CONTENT_LENGTH;
+use http::{Request, Response};
+use http_body_util::Limited;
+use hyper::body::Incoming;
+
+use super::body::{stream, ProxyBody};
+use super::error_answer::ProxyError;
+use super::forward::{client_response, upstream_request};
+use super::upstream::UpstreamError;
+use super::Proxy;
+
+impl Proxy {
+    pub(super) async fn pass_through(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+        let (parts, body) = request.into_parts();
+        let limit = self.limits.max_body_bytes;
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return ProxyError::BodyTooLarge.answer(
+                &format!("request bodies are limited to {limit} bytes"),
+                None,
+            );
+        }
+        // A chunked body is cut off at the limit: the upstream sees a broken request.
+        let body = stream(Limited::new(
+            body,
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        ));
+        match self
+            .send_upstream(
+                "pass_through",
+                upstream_request(parts, body, &self.upstream),
+            )
+            .await
+        {
+            Ok(response) => client_response(response),
+            Err(e) => {
+                tracing::warn!(error = %e, "pass-through request got no upstream answer");
+                let kind = match e {
+                    UpstreamError::Timeout { .. } => ProxyError::UpstreamTimeout,
+                    UpstreamError::Unreachable { .. } => ProxyError::UpstreamUnreachable,
+                };
+                kind.answer(&e.to_string(), None)
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `mfa-audit-proxy serve`: start-up, the accept loop, and an orderly stop.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::listener::accept_loop;
+use super::Proxy;
+use crate::admin;
+use crate::audit::record::{Entry, LifecycleRecord};
+use crate::audit::{AuditError, AuditLog};
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Why the proxy could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A listening socket could not be bound.
+    #[error("listen {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// The audit log could not be opened or written at start or stop.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The upstream client could not be built.
+    #[error(transparent)]
+    Upstream(#[from] super::upstream::UpstreamSetupError),
+    /// The async runtime could not start.
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+pub fn serve(config: Config) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> Result<(), ServeError> {
+    let audit = AuditLog::open(&config.audit)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let admin_listener = TcpListener::bind(config.admin.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.admin.listen,
+            source,
+        })?;
+    let metrics = Arc::new(Metrics::new());
+    let proxy = Arc::new(Proxy::new(&config, audit.clone(), metrics.clone())?);
+
+    audit
+        .append(Entry::Lifecycle(LifecycleRecord::new(
+            "ProxyStarted",
+            serde_json::json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "config_sha256": hex::encode(Sha256::digest(config.to_toml())),
+                "listen": listener.local_addr().ok(),
+                "upstream": config.upstream.url,
+                "mode": config.upstream.mode,
+                "pid": std::process::id(),
+            }),
+        )))
+        .await?;
+
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let admin_bound = admin_listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    // Scripts and tests read these lines to learn the ports when configured as :0.
+    println!("listening on {bound}");
+    println!("admin listening on {admin_bound}");
+    tracing::info!(listen = %bound, admin = %admin_bound, upstream = %config.upstream.url, "proxy started");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let admin_task = tokio::spawn(admin::serve(
+        admin_listener,
+        audit.clone(),
+        metrics,
+        stop_rx.clone(),
+    ));
+    let accept_task = tokio::spawn(accept_loop(listener, proxy, stop_rx));
+
+    let signal = wait_for_stop_signal().await;
+    tracing::info!(
+        signal,
+        "stopping: no new connections; waiting for calls in flight"
+    );
+    let _ = stop_tx.send(true);
+    let drained = match accept_task.await {
+        Ok(graceful) => tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    if !drained {
+        tracing::warn!(grace = ?config.shutdown_grace, "grace period over with calls still in flight");
+    }
+    let _ = admin_task.await;
+    audit
+        .append(Entry::Lifecycle(LifecycleRecord::new(
+            "ProxyStopped",
+            serde_json::json!({ "signal": signal, "drained": drained }),
+        )))
+        .await?;
+    audit.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the process can only be killed; keep serving.
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
