@@ -41,6 +41,10 @@ async fn directory_replaced_by_a_file_fails_received_then_resumes() {
 
     std::fs::remove_file(&dir).unwrap();
     std::fs::rename(&moved, &dir).unwrap();
+    // The writer notices by itself (readiness must come back without traffic)...
+    wait_until(|| log.is_writable()).await;
+    // ...and the completed record it kept was written meanwhile.
+    wait_until(|| log.stats().pending_retry == 0).await;
     let after = log.append(received(3)).await.unwrap();
     assert!(log.is_writable());
     assert_eq!(log.stats().pending_retry, 0);
@@ -66,6 +70,34 @@ async fn directory_replaced_by_a_file_fails_received_then_resumes() {
         ]
     );
     assert_eq!(after.seq, 3);
+    verify_dir(&dir, None).unwrap();
+}
+
+async fn wait_until(cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < deadline, "condition not reached in 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_writer_notices_a_lost_directory_and_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let moved = tmp.path().join("audit.moved");
+    let log = open(&config(&dir));
+    log.append(received(1)).await.unwrap();
+    std::fs::rename(&dir, &moved).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    // No append: /readyz must still turn not-ready.
+    wait_until(|| !log.is_writable()).await;
+    assert_eq!(log.write_failures(), 0, "no record failed");
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::rename(&moved, &dir).unwrap();
+    wait_until(|| log.is_writable()).await;
+    assert_eq!(log.append(received(2)).await.unwrap().seq, 2);
+    log.shutdown().await.unwrap();
     verify_dir(&dir, None).unwrap();
 }
 

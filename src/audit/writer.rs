@@ -37,6 +37,8 @@ use super::Appended;
 const MAX_BATCH: usize = 4096;
 const FIRST_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often an idle writer checks that its file and directory are still there.
+const IDLE_PROBE: Duration = Duration::from_secs(1);
 
 pub(crate) type Reply = oneshot::Sender<Result<Appended, AuditError>>;
 
@@ -131,10 +133,15 @@ impl Writer {
     /// The thread body: runs until shutdown or until every handle is gone.
     pub fn run(mut self, rx: Receiver<Request>) {
         loop {
-            let first = match self.next_retry_at {
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            let wait = match self.next_retry_at {
+                None => IDLE_PROBE,
+                Some(at) => at.saturating_duration_since(Instant::now()),
             };
+            let first = rx.recv_timeout(wait);
+            if matches!(first, Err(RecvTimeoutError::Timeout)) && self.next_retry_at.is_none() {
+                self.probe();
+                continue;
+            }
             let mut incoming = Vec::new();
             let mut disconnected = false;
             match first {
@@ -171,11 +178,44 @@ impl Writer {
         }
     }
 
+    /// While idle: notices a lost file or directory (so /readyz tells), and recovers from
+    /// one without waiting for traffic, which a not-ready proxy would never get. A full disk
+    /// cannot be seen without writing: after such a failure the log reads writable again
+    /// until the next write fails.
+    fn probe(&mut self) {
+        let healthy = match self.current.as_mut() {
+            Some(cur) => check_current(cur).is_ok(),
+            None => self.dir.is_dir(),
+        };
+        if healthy && !self.rotation_due() {
+            self.counters.writable.store(true, Relaxed);
+        } else {
+            // Reopens, recreates or rotates the file (an idle log still rotates by age, so
+            // its tail gets a checkpoint) and writes the writer's own records, if any.
+            self.commit_inner(Vec::new(), true);
+        }
+    }
+
+    /// Whether the current file holds records and is too big or too old.
+    fn rotation_due(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| {
+            c.last_seq.is_some()
+                && (c.len >= self.config.rotate_bytes
+                    || OffsetDateTime::now_utc().unix_timestamp() - c.started
+                        >= self.config.rotate_after.as_secs() as i64)
+        })
+    }
+
     /// Writes retried records plus `fresh` as one batch and answers the waiters.
     fn commit(&mut self, fresh: Vec<Pending>) {
+        self.commit_inner(fresh, false)
+    }
+
+    /// `force`: run the file checks even with nothing to write.
+    fn commit_inner(&mut self, fresh: Vec<Pending>, force: bool) {
         let mut batch: Vec<Pending> = self.retry.drain(..).collect();
         batch.extend(fresh);
-        if batch.is_empty() && self.internal.is_empty() {
+        if batch.is_empty() && self.internal.is_empty() && !force {
             return;
         }
         match self.write_batch(&mut batch) {
@@ -190,6 +230,12 @@ impl Writer {
                 }
                 self.backoff = FIRST_BACKOFF;
                 self.next_retry_at = None;
+            }
+            Err(e) if batch.is_empty() => {
+                // An idle probe that could not reopen the file: no record failed, so no
+                // failure is counted or logged again every second.
+                tracing::debug!(error = %e, "audit log still not writable");
+                self.counters.writable.store(false, Relaxed);
             }
             Err(e) => {
                 self.counters.write_failures.fetch_add(1, Relaxed);
@@ -308,12 +354,7 @@ impl Writer {
                 Err(Io(e)) => return Err(e),
             }
         }
-        let due = self.current.as_ref().is_some_and(|c| {
-            c.last_seq.is_some()
-                && (c.len >= self.config.rotate_bytes
-                    || OffsetDateTime::now_utc().unix_timestamp() - c.started
-                        >= self.config.rotate_after.as_secs() as i64)
-        });
+        let due = self.rotation_due();
         if due {
             self.rotate()?;
         } else if self.current.is_none() {
