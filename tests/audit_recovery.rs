@@ -104,3 +104,26 @@ async fn calls_without_completed_stay_as_they_are() {
     );
     verify_dir(&dir, None).unwrap();
 }
+
+#[tokio::test]
+async fn foreign_bytes_appended_while_running_are_moved_aside_and_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let log = open(&config(&dir));
+    log.append(received(1)).await.unwrap();
+    let file = audit_files(&dir).pop().unwrap();
+    let foreign = b"{\"seq\":2,\"prev_hash\":\"forged\"}\n";
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .write_all(foreign)
+        .unwrap();
+    assert_eq!(log.append(received(2)).await.unwrap().seq, 3);
+    log.shutdown().await.unwrap();
+    let repaired = events(&dir, "AuditFileRepaired");
+    assert_eq!(repaired.len(), 1);
+    let moved = dir.join(repaired[0]["details"]["moved_to"].as_str().unwrap());
+    assert_eq!(std::fs::read(moved).unwrap(), foreign);
+    verify_dir(&dir, None).unwrap();
+}

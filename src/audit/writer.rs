@@ -28,7 +28,7 @@ use super::error::AuditError;
 use super::files;
 use super::keys::SigningKey;
 use super::record::{self, Entry, LifecycleRecord, Stamp};
-use super::recovery::{self, ExistingFile};
+use super::recovery::{self, ExistingFile, MovedTail};
 use super::retention;
 use super::stats::Counters;
 use super::Appended;
@@ -183,8 +183,13 @@ impl Writer {
     /// cannot be seen without writing: after such a failure the log reads writable again
     /// until the next write fails.
     fn probe(&mut self) {
-        let healthy = match self.current.as_mut() {
-            Some(cur) => check_current(cur).is_ok(),
+        let healthy = match self.current.as_mut().map(check_current) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(moved))) => {
+                self.internal.push(repaired(&moved));
+                false
+            }
+            Some(Err(_)) => false,
             None => self.dir.is_dir(),
         };
         if healthy && !self.rotation_due() {
@@ -339,7 +344,8 @@ impl Writer {
     fn prepare_file(&mut self) -> Result<(), AuditError> {
         if let Some(cur) = self.current.as_mut() {
             match check_current(cur) {
-                Ok(()) => {}
+                Ok(None) => {}
+                Ok(Some(moved)) => self.internal.push(repaired(&moved)),
                 Err(Lost(reason)) => {
                     // The path no longer names our file: writing on would go nowhere.
                     let cur = self.current.take();
@@ -586,7 +592,7 @@ use CheckError::{Io, Lost};
 
 /// Compares the path's inode with the open file's, and trims bytes of an earlier failed
 /// batch that could not be truncated at the time.
-fn check_current(cur: &mut Current) -> Result<(), CheckError> {
+fn check_current(cur: &mut Current) -> Result<Option<MovedTail>, CheckError> {
     match fs::metadata(&cur.path) {
         Ok(m) if m.dev() == cur.dev && m.ino() == cur.ino => {}
         Ok(_) => return Err(Lost("the path now names another file".into())),
@@ -613,8 +619,23 @@ fn check_current(cur: &mut Current) -> Result<(), CheckError> {
         let moved = recovery::move_aside(&cur.path, &tail, cur.len)
             .map_err(|e| Io(AuditError::io(&cur.path, e)))?;
         tracing::warn!(file = %cur.path.display(), moved_to = %moved.moved_to.display(), bytes = moved.bytes, "audit file had unacknowledged bytes; moved aside");
+        return Ok(Some(moved));
     }
-    Ok(())
+    Ok(None)
+}
+
+/// The record saying bytes nobody acknowledged were moved out of the current file.
+fn repaired(m: &MovedTail) -> Pending {
+    let name = |p: &Path| file_name_of(p);
+    internal(LifecycleRecord::new(
+        "AuditFileRepaired",
+        json!({
+            "file": name(&m.file),
+            "moved_to": name(&m.moved_to),
+            "bytes": m.bytes,
+            "offset": m.offset,
+        }),
+    ))
 }
 
 fn read_from(path: &Path, offset: u64) -> io::Result<Vec<u8>> {
