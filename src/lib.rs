@@ -12,3 +12,4 @@ pub mod proxy;
 pub mod query;
 pub mod signing;
 pub mod simulator;
+pub mod verify_command;

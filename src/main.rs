@@ -5,6 +5,7 @@ use clap::Parser;
 use mfa_audit_proxy::cli::{Cli, Command};
 use mfa_audit_proxy::config::Config;
 use mfa_audit_proxy::query::QueryError;
+use mfa_audit_proxy::verify_command::VerifyOutcome;
 
 /// Exit status for bad arguments or configuration (SPEC section 3).
 const EXIT_USAGE: u8 = 2;
@@ -44,6 +45,17 @@ fn main() -> ExitCode {
                 Err(e) => usage_error(e),
             }
         }
+        Command::Verify(args) => match mfa_audit_proxy::verify_command::run(&args) {
+            Ok(VerifyOutcome::Intact(summary)) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Ok(VerifyOutcome::Broken(first_break)) => {
+                eprintln!("mfa-audit-proxy: audit log broken: {first_break}");
+                ExitCode::FAILURE
+            }
+            Err(e) => usage_error(e),
+        },
         Command::CheckConfig(args) => match Config::load(&args.config) {
             Ok(config) => {
                 print!("{}", config.to_toml());
