@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod raw_http;
+pub mod rsyslog;
 
 use std::path::{Path, PathBuf};
 
