@@ -13,7 +13,7 @@ pub const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 
 /// The strings of the shipped configuration that a test run replaces.
 const SHIPPED_AUDIT_GLOB: &str = "/var/lib/mfa-audit-proxy/audit/*.jsonl";
-const SHIPPED_WORK_DIR: &str = "/var/spool/rsyslog-mfa-audit";
+const SHIPPED_WORK_DIR: &str = "/var/lib/rsyslog-mfa-audit";
 const SHIPPED_OUTPUT: &str = "/var/log/mfa-audit-proxy/shipped-audit.log";
 const SHIPPED_TARGET: &str = "target=\"logs.example.internal\" port=\"514\"";
 
