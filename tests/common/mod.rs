@@ -5,6 +5,7 @@
 pub mod echo_upstream;
 pub mod process;
 pub mod raw_http;
+pub mod rsyslog;
 
 use std::path::{Path, PathBuf};
 
