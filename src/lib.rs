@@ -9,5 +9,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod metrics;
 pub mod proxy;
+pub mod query;
 pub mod signing;
 pub mod simulator;
+pub mod verify_command;

@@ -266,6 +266,13 @@ async fn unknown_apis_get_apigw_0101() {
         assert_eq!(body["error_code"], "APIGW.0101");
         assert_eq!(body["request_id"], reply.request_id().as_str());
     }
+    // The gateway routes before it authenticates: an unsigned call to no API is a 404.
+    let unsigned = Request::get(format!("http://{addr}/v5/unknown"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let reply = send(unsigned, false).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.json()["error_code"], "APIGW.0101");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Limited};
@@ -166,6 +166,11 @@ impl Proxy {
     /// The deletion takes no body (SPEC section 2); a body would be forwarded unaudited.
     async fn expect_no_body(&self, parts: &Parts, body: Incoming) -> Result<(), &'static str> {
         const HAS_BODY: &str = "the deletion takes no request body";
+        // A chunked framing announces a body, and together with Content-Length it is the
+        // classic request-smuggling shape: refuse both outright.
+        if parts.headers.contains_key(TRANSFER_ENCODING) {
+            return Err("the deletion takes no request body (Transfer-Encoding is not allowed)");
+        }
         if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
             if length.as_bytes() != b"0" || parts.headers.get_all(CONTENT_LENGTH).iter().count() > 1
             {

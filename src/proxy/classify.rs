@@ -16,6 +16,8 @@ const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-http-method",
     "x-method-override",
 ];
+/// Headers some frameworks (IIS, Symfony, Zend) honour to replace the request target.
+const URL_REWRITE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
 /// Query parameters some frameworks honour to replace the request method.
 const METHOD_OVERRIDE_PARAMS: [&str; 2] = ["_method", "method"];
 
@@ -30,6 +32,11 @@ pub enum Route {
 }
 
 pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap) -> Route {
+    if rewrites_to_delete_path(headers) {
+        return Route::LookAlike(
+            "a URL-rewriting header naming the virtual MFA device path is not allowed",
+        );
+    }
     let path_is_exact = path == DELETE_PATH;
     let path_looks_alike = path_is_exact || normalize_path(path) == DELETE_PATH;
     if !path_looks_alike {
@@ -56,6 +63,17 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
     } else {
         Route::LookAlike("path must be exactly /v5/virtual-mfa-devices")
     }
+}
+
+fn rewrites_to_delete_path(headers: &HeaderMap) -> bool {
+    URL_REWRITE_HEADERS
+        .iter()
+        .flat_map(|name| headers.get_all(*name))
+        .any(|value| {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let path = value.split('?').next().unwrap_or("");
+            normalize_path(path) == DELETE_PATH
+        })
 }
 
 /// The method an override header or parameter asks for, if any is present.
@@ -203,5 +221,15 @@ mod tests {
             ),
             Route::LookAlike(_)
         ));
+        let rewrite = [("X-Original-URL", "/v5//virtual-mfa-devices?user_id=x")];
+        assert!(matches!(
+            route("GET", "/v5/mfa-devices", None, &rewrite),
+            Route::LookAlike(_)
+        ));
+        let harmless = [("X-Rewrite-URL", "/v5/mfa-devices")];
+        assert_eq!(
+            route("GET", "/v5/mfa-devices", None, &harmless),
+            Route::PassThrough
+        );
     }
 }

@@ -8,7 +8,7 @@ use super::authorization::{Authorization, AuthorizationError};
 use super::canonical::{build, string_to_sign, CanonicalError};
 use super::sdk_date::parse_sdk_date;
 use super::secret::Secret;
-use super::sign::hmac_sha256;
+use super::sign::{hmac_sha256, without_userinfo};
 
 /// The gateway refuses an `X-Sdk-Date` further than this from its clock, either way.
 pub const MAX_CLOCK_SKEW: time::Duration = time::Duration::minutes(15);
@@ -189,7 +189,10 @@ fn effective_host(parts: &http::request::Parts) -> Result<&[u8], VerifyError> {
             name: "host".to_owned(),
         });
     }
-    let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| without_userinfo(a).as_bytes());
     match (header, authority) {
         (Some(h), Some(a)) if !h.as_bytes().eq_ignore_ascii_case(a) => {
             Err(VerifyError::HostMismatch)

@@ -103,7 +103,15 @@ pub enum SimConfigError {
 #[derive(clap::Parser)]
 #[command(
     name = "iam-simulator",
-    about = "A simulated Huawei Cloud IAM v5 endpoint for tests and demos"
+    about = "A simulated Huawei Cloud IAM v5 endpoint for tests and demos",
+    after_help = "APIs (SDK-HMAC-SHA256 signed, checked like the gateway: 401 APIGW.0301):\n  \
+        DELETE /v5/virtual-mfa-devices?user_id=&serial_number=   204 / 400 / 403 / 404\n  \
+        GET    /v5/mfa-devices[?user_id=&limit=&marker=]         200\n\
+        Simulator endpoints (no authentication):\n  \
+        GET  /__sim/stats     deletions_performed, requests, requests_by_path, last_requests\n  \
+        GET  /__sim/devices   every device\n  \
+        POST /__sim/devices   add devices: [{\"user_id\", \"serial_number\", \"enabled\"?}]\n\
+        Prints `listening on ADDR` once bound; every answer has an X-Request-Id."
 )]
 pub struct SimArgs {
     /// Address to listen on (port 0: any free port). Default 127.0.0.1:9000.

@@ -17,8 +17,10 @@ use super::response::{self as r, Body};
 use super::stats::Stats;
 use crate::signing::{self, Authorization, Secret};
 
-/// Bodies larger than this are refused (the API takes no large bodies).
+/// Bodies larger than this are refused (the API takes no large bodies)...
 const MAX_BODY: usize = 1024 * 1024;
+/// ...except bulk device loads for load tests.
+const MAX_SIM_BODY: usize = 256 * 1024 * 1024;
 /// `GET /v5/mfa-devices` page size bounds and default (IAM v5 API reference).
 const MAX_LIMIT: usize = 200;
 const DEFAULT_LIMIT: usize = 100;
@@ -53,7 +55,12 @@ where
 {
     let id = r::request_id();
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
+    let limit = if parts.uri.path().starts_with("/__sim/") {
+        MAX_SIM_BODY
+    } else {
+        MAX_BODY
+    };
+    let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             return Ok(r::gateway_error(
@@ -67,7 +74,14 @@ where
     Ok(route(&state, &parts, &body, &id))
 }
 
-/// Answers one request.
+/// The simulated APIs.
+enum Api {
+    DeleteVirtualMfaDevice,
+    ListMfaDevices,
+}
+
+/// Answers one request, in the gateway's order: route (method, path, host), then the
+/// signature, then the API's own checks.
 pub fn route(state: &State, parts: &http::request::Parts, body: &[u8], id: &str) -> Response<Body> {
     if let Some(rest) = parts.uri.path().strip_prefix("/__sim/") {
         return sim_endpoint(state, parts.method.as_str(), rest, body, id);
@@ -80,6 +94,32 @@ pub fn route(state: &State, parts: &http::request::Parts, body: &[u8], id: &str)
             return r::not_found(id, r::APIGW_NO_API, "API not found for this host");
         }
     }
+
+    // A lax upstream may take its target from a URL-rewriting header instead.
+    let rewritten = state.lax.then(|| lax::rewritten_target(parts)).flatten();
+    let (raw_path, raw_query) = match &rewritten {
+        Some((path, query)) => (path.as_str(), query.as_deref()),
+        None => (parts.uri.path(), parts.uri.query()),
+    };
+    let lax_params = state.lax.then(|| parse_lax(raw_query));
+    let (method, path) = match &lax_params {
+        Some(params) => (
+            lax::effective_method(parts, params),
+            lax::normalize_path(raw_path),
+        ),
+        None => (parts.method.to_string(), parts.uri.path().to_owned()),
+    };
+    let api = match (method.as_str(), path.as_str()) {
+        ("DELETE", "/v5/virtual-mfa-devices") => Api::DeleteVirtualMfaDevice,
+        ("GET", "/v5/mfa-devices") => Api::ListMfaDevices,
+        _ => {
+            return r::not_found(
+                id,
+                r::APIGW_NO_API,
+                "The API does not exist or has not been published in the environment",
+            )
+        }
+    };
 
     let caller = if state.verify_signatures {
         let lookup = |ak: &str| state.credentials.get(ak).cloned();
@@ -100,40 +140,17 @@ pub fn route(state: &State, parts: &http::request::Parts, body: &[u8], id: &str)
         claimed_access_key(parts)
     };
 
-    let (method, path, params) = if state.lax {
-        let params = parse_lax(parts.uri.query());
-        (
-            lax::effective_method(parts, &params),
-            lax::normalize_path(parts.uri.path()),
-            params,
-        )
-    } else {
-        match parse_strict(parts.uri.query()) {
-            Ok(params) => (
-                parts.method.to_string(),
-                parts.uri.path().to_owned(),
-                params,
-            ),
+    let params = match lax_params {
+        Some(params) => params,
+        None => match parse_strict(parts.uri.query()) {
+            Ok(params) => params,
             Err(e) => return r::bad_request(id, r::PAP_INVALID_PARAMETER, &e.to_string()),
-        }
+        },
     };
-
-    let denied = caller.as_ref().is_some_and(|ak| state.denied.contains(ak));
-    match (method.as_str(), path.as_str()) {
-        ("DELETE", "/v5/virtual-mfa-devices") => {
-            delete_device(state, &params, caller.as_deref().filter(|_| denied), id)
-        }
-        ("GET", "/v5/mfa-devices") => {
-            if let Some(ak) = caller.as_deref().filter(|_| denied) {
-                return r::forbidden(id, ak, LIST_ACTION);
-            }
-            list_devices(state, &params, id)
-        }
-        _ => r::not_found(
-            id,
-            r::APIGW_NO_API,
-            "The API does not exist or has not been published in the environment",
-        ),
+    let denied = caller.as_deref().filter(|ak| state.denied.contains(*ak));
+    match api {
+        Api::DeleteVirtualMfaDevice => delete_device(state, &params, denied, id),
+        Api::ListMfaDevices => list_devices(state, &params, denied, id),
     }
 }
 
@@ -192,8 +209,9 @@ fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, BadParam> {
         })
 }
 
-/// `GET /v5/mfa-devices`: one page, with an opaque marker for the next.
-fn list_devices(state: &State, params: &Params, id: &str) -> Response<Body> {
+/// `GET /v5/mfa-devices`: validate, authorise, one page with an opaque marker for the
+/// next.
+fn list_devices(state: &State, params: &Params, denied: Option<&str>, id: &str) -> Response<Body> {
     let user_id = params.get("user_id").map(String::as_str);
     if user_id.is_some_and(|u| !is_valid_user_id(u)) {
         return r::bad_request(
@@ -220,6 +238,9 @@ fn list_devices(state: &State, params: &Params, id: &str) -> Response<Body> {
             return r::bad_request(id, r::PAP_INVALID_PARAMETER, "Invalid parameter marker")
         }
     };
+    if let Some(ak) = denied {
+        return r::forbidden(id, ak, LIST_ACTION);
+    }
     let (page, next) = state.devices.page(user_id, after.as_ref(), limit);
     let body = json!({
         "mfa_devices": page,

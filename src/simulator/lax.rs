@@ -7,8 +7,10 @@
 //!   `/v5/virtual-mfa-devices`;
 //! - `X-HTTP-Method-Override`, then `X-Method-Override`, then a `_method` query
 //!   parameter replace the method;
-//! - the query is form-decoded, and the last of repeated parameters wins
-//!   ([`super::query::parse_lax`]).
+//! - `X-HTTP-Method` is honoured as well, and the method is compared case-insensitively;
+//! - `X-Original-URL` or `X-Rewrite-URL` replace the request target;
+//! - the query is form-decoded, `;` separates pairs as `&` does, and the last of
+//!   repeated parameters wins ([`super::query::parse_lax`]).
 
 use percent_encoding::percent_decode_str;
 
@@ -31,21 +33,36 @@ pub fn normalize_path(raw: &str) -> String {
     format!("/{}", segments.join("/"))
 }
 
+/// The target named by a URL-rewriting header, split into path and query.
+pub fn rewritten_target(parts: &http::request::Parts) -> Option<(String, Option<String>)> {
+    let value = ["x-original-url", "x-rewrite-url"]
+        .iter()
+        .find_map(|name| parts.headers.get(*name).and_then(|v| v.to_str().ok()))?;
+    Some(match value.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (value.to_owned(), None),
+    })
+}
+
 /// The method a sloppy framework would dispatch on.
 pub fn effective_method(parts: &http::request::Parts, params: &Params) -> String {
-    ["x-http-method-override", "x-method-override"]
-        .iter()
-        .find_map(|name| {
-            parts
-                .headers
-                .get(*name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
-        .or_else(|| params.get("_method").cloned())
-        .unwrap_or_else(|| parts.method.to_string())
-        .trim()
-        .to_ascii_uppercase()
+    [
+        "x-http-method-override",
+        "x-method-override",
+        "x-http-method",
+    ]
+    .iter()
+    .find_map(|name| {
+        parts
+            .headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+    .or_else(|| params.get("_method").cloned())
+    .unwrap_or_else(|| parts.method.to_string())
+    .trim()
+    .to_ascii_uppercase()
 }
 
 #[cfg(test)]

@@ -35,7 +35,10 @@ pub fn parse_strict(raw: Option<&str>) -> Result<Params, QueryError> {
 
 /// Lax: form decoding (`+` is a space), invalid UTF-8 replaced, the last repeat wins.
 pub fn parse_lax(raw: Option<&str>) -> Params {
-    pairs(raw)
+    raw.unwrap_or("")
+        .split(['&', ';'])
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (decode_lax(k), decode_lax(v)))
         .collect()
 }

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// Reads a child's stdout until it prints `<prefix><addr>`; forwards later lines nowhere.
-fn wait_for_line(child: &mut Child, prefixes: &[&str]) -> Vec<String> {
+fn wait_for_line(child: &mut Child, prefixes: &[&str]) -> Result<Vec<String>, String> {
     let stdout = child.stdout.take().expect("stdout piped");
     let (tx, rx) = mpsc::channel();
     let wanted: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
@@ -30,8 +30,10 @@ fn wait_for_line(child: &mut Child, prefixes: &[&str]) -> Vec<String> {
             line.clear();
         }
     });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("process printed its listening address within 30 s")
+    rx.recv_timeout(Duration::from_secs(30)).map_err(|e| {
+        let status = child.try_wait().ok().flatten();
+        format!("no listening address within 30 s ({e}); exit status {status:?}")
+    })
 }
 
 pub struct SimulatorProcess {
@@ -48,7 +50,9 @@ impl SimulatorProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("iam-simulator starts");
-        let addr = wait_for_line(&mut child, &["listening on "]).remove(0);
+        let addr = wait_for_line(&mut child, &["listening on "])
+            .unwrap_or_else(|e| panic!("iam-simulator {args:?}: {e}"))
+            .remove(0);
         SimulatorProcess { child, addr }
     }
 
@@ -123,7 +127,12 @@ impl ProxyProcess {
             .stderr(Stdio::from(stderr))
             .spawn()
             .expect("mfa-audit-proxy starts");
-        let found = wait_for_line(&mut child, &["listening on ", "admin listening on "]);
+        let found = wait_for_line(&mut child, &["listening on ", "admin listening on "])
+            .unwrap_or_else(|e| {
+                let stderr =
+                    std::fs::read_to_string(dir.path().join("proxy.stderr")).unwrap_or_default();
+                panic!("mfa-audit-proxy: {e}\nstderr:\n{stderr}")
+            });
         ProxyProcess {
             child,
             addr: found[0].clone(),
