@@ -127,3 +127,48 @@ async fn foreign_bytes_appended_while_running_are_moved_aside_and_recorded() {
     assert_eq!(std::fs::read(moved).unwrap(), foreign);
     verify_dir(&dir, None).unwrap();
 }
+
+/// Whatever the last file holds, open and append answer without panicking, and no byte of
+/// the file is lost: what is not kept in the file is in a torn file.
+#[test]
+fn open_never_panics_and_never_loses_bytes_on_hostile_files() {
+    use proptest::prelude::*;
+    let line = prop_oneof![
+        (any::<u64>(), "[0-9a-f]{0,64}")
+            .prop_map(|(seq, h)| format!("{{\"seq\":{seq},\"prev_hash\":\"{h}\"}}\n").into_bytes()),
+        proptest::collection::vec(any::<u8>(), 0..40),
+    ];
+    let file = proptest::collection::vec(line, 0..6).prop_map(|ls| ls.concat());
+    let cases = ProptestConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    proptest!(cases, |(content in file)| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("audit");
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("audit-20261203T000000Z-00000000000000000001.jsonl");
+        std::fs::write(&path, &content).unwrap();
+        if let Ok(log) = mfa_audit_proxy::audit::AuditLog::open(&config(&dir)) {
+            rt.block_on(async {
+                let _ = log.append(received(1)).await;
+                let _ = log.shutdown().await;
+            });
+        }
+        let kept = std::fs::read(&path).unwrap();
+        let torn: Vec<u8> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| name(p).contains(".torn-"))
+            .flat_map(|p| std::fs::read(p).unwrap())
+            .collect();
+        let cut = content.len() - torn.len();
+        prop_assert_eq!(&kept[..cut], &content[..cut]);
+        prop_assert_eq!(&torn[..], &content[cut..]);
+    });
+}

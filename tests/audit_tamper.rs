@@ -261,3 +261,33 @@ fn any_flipped_byte_is_caught() {
         prop_assert!(f.file.to_string_lossy().contains(".jsonl"), "{}", f);
     });
 }
+
+/// Whatever the files hold, verify answers (it is run on untrusted input) and never panics.
+#[test]
+fn verify_never_panics_on_hostile_files() {
+    use proptest::prelude::*;
+    let line = prop_oneof![
+        (any::<u64>(), "[0-9a-f]{0,64}")
+            .prop_map(|(seq, h)| format!("{{\"seq\":{seq},\"prev_hash\":\"{h}\"}}\n").into_bytes()),
+        proptest::collection::vec(any::<u8>(), 0..40),
+    ];
+    let file = proptest::collection::vec(line, 0..6).prop_map(|ls| ls.concat());
+    let config = ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(a in file.clone(), b in file, cp in proptest::collection::vec(any::<u8>(), 0..64))| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("audit-20261203T000000Z-00000000000000000001.jsonl"), &a).unwrap();
+        std::fs::write(dir.join("audit-20261203T000001Z-18446744073709551615.jsonl"), &b).unwrap();
+        std::fs::create_dir(dir.join("checkpoints")).unwrap();
+        std::fs::write(
+            dir.join("checkpoints/audit-20261203T000000Z-00000000000000000001.jsonl.00000000000000000001.checkpoint.json"),
+            &cp,
+        )
+        .unwrap();
+        let _ = verify_dir(dir, None);
+    });
+}

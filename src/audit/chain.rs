@@ -28,7 +28,8 @@ impl ChainHead {
     /// The head after `line` (whose seq is `seq`) was written.
     pub fn after(seq: u64, line: &[u8]) -> ChainHead {
         ChainHead {
-            next_seq: seq + 1,
+            // A forged huge seq must not overflow: it will fail verification instead.
+            next_seq: seq.saturating_add(1),
             prev_hash: line_hash(line),
         }
     }

@@ -125,3 +125,39 @@ pub enum Durability {
     /// After `write`: the record survives a process crash, not a power loss.
     Flush,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_print_and_round_trip() {
+        let c: AuditConfig = toml::from_str(
+            "dir = \"/var/log/mfa\"\ndurability = \"flush\"\nrotate_bytes = 1048576\n\
+             rotate_after = \"1h\"\nkeep_files = 30\nkeep_for = \"90days\"\n\
+             signing_key_file = \"/etc/k.key\"\ncompleted_retry_for = \"3s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.durability, Durability::Flush);
+        assert_eq!(c.keep_for, Some(Duration::from_secs(90 * 86400)));
+        assert_eq!(c.keep_files, Some(30));
+        assert!(c.check().is_ok());
+        let printed = toml::to_string(&c).unwrap();
+        let again: AuditConfig = toml::from_str(&printed).unwrap();
+        assert_eq!(again.keep_for, c.keep_for);
+        assert_eq!(again.signing_key_path(), PathBuf::from("/etc/k.key"));
+
+        let d: AuditConfig = toml::from_str("").unwrap();
+        assert_eq!(d.rotate_bytes, 64 * 1024 * 1024);
+        assert_eq!(d.rotate_after, Duration::from_secs(86400));
+        assert_eq!(d.completed_retry_for, Duration::from_secs(10));
+        assert_eq!((d.keep_files, d.keep_for), (None, None));
+        assert!(toml::to_string(&d).is_ok(), "unset options print");
+        assert!(toml::from_str::<AuditConfig>("rotate_byte = 1").is_err());
+        let bad = AuditConfig {
+            keep_files: Some(0),
+            ..d
+        };
+        assert_eq!(bad.check().unwrap_err().0, "audit.keep_files");
+    }
+}

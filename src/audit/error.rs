@@ -9,6 +9,9 @@ pub enum AuditError {
     /// The audit directory, a file or a checkpoint could not be opened, written or synced.
     #[error("audit file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// An `[audit]` setting is out of range (see `AuditConfig::check`).
+    #[error("config key `{key}`: {message}")]
+    Config { key: String, message: String },
     /// The signing key could not be read, parsed or generated.
     #[error("audit signing key {path}: {message}")]
     Key { path: PathBuf, message: String },
@@ -41,6 +44,10 @@ impl AuditError {
             AuditError::Io { path, source } => AuditError::Io {
                 path: path.clone(),
                 source: io::Error::new(source.kind(), source.to_string()),
+            },
+            AuditError::Config { key, message } => AuditError::Config {
+                key: key.clone(),
+                message: message.clone(),
             },
             AuditError::Key { path, message } => AuditError::Key {
                 path: path.clone(),

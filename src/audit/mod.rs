@@ -95,6 +95,9 @@ impl AuditLog {
     /// generates the signing key, recovers a torn tail (recording `AuditLogRecovered`), and
     /// starts the writer thread.
     pub fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
+        config
+            .check()
+            .map_err(|(key, message)| AuditError::Config { key, message })?;
         files::ensure_dir(&config.dir).map_err(|e| AuditError::io(&config.dir, e))?;
         let key_path = config.signing_key_path();
         let key = SigningKey::load_or_generate(&key_path)?;

@@ -148,7 +148,7 @@ fn head_before(dir: &Path, earlier: &[PathBuf], first_seq: u64) -> Result<ChainH
         .rev()
     {
         if let Ok(cp) = checkpoint::read(path) {
-            if cp.body.last_seq + 1 == first_seq {
+            if cp.body.last_seq.checked_add(1) == Some(first_seq) {
                 return Ok(ChainHead {
                     next_seq: first_seq,
                     prev_hash: cp.body.last_hash,

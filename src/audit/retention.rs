@@ -39,7 +39,9 @@ pub fn select(
         let last_seq = next_parsed.first_seq.saturating_sub(1);
         let ended = next_parsed.started;
         let too_many = i < over_count;
-        let too_old = keep_for.is_some_and(|d| ended < now_unix - d.as_secs() as i64);
+        let too_old = keep_for.is_some_and(|d| {
+            ended < now_unix.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        });
         if !(too_many || too_old) || !covered(name, last_seq) {
             break;
         }

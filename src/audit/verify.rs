@@ -136,6 +136,9 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
             }
             match &head {
                 None => {
+                    if rec.seq == 0 {
+                        return Err(fail(path, Some(line_no), "seq 0 is not a valid position"));
+                    }
                     if rec.seq == 1 {
                         if rec.prev_hash != GENESIS_HASH {
                             return Err(fail(
@@ -240,7 +243,7 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
         .map(|h| h.prev_hash)
         .unwrap_or_else(|| GENESIS_HASH.to_string());
     report.records_after_last_checkpoint =
-        last.saturating_sub(last_cp_seq.max(report.first_seq.unwrap_or(1) - 1));
+        last.saturating_sub(last_cp_seq.max(report.first_seq.unwrap_or(1).saturating_sub(1)));
     Ok(report)
 }
 
@@ -312,7 +315,7 @@ fn find_anchor<'a>(
 /// A chain starting after seq 1 is retention only if a signed marker says records up to
 /// `needed` could be deleted.
 fn check_pruned(dir: &Path, key: Option<&PublicKey>, needed: u64) -> Result<(), String> {
-    let missing = format!("the chain starts at seq {} but no signed retention marker covers the deletion: earlier files are missing", needed + 1);
+    let missing = format!("the chain starts at seq {} but no signed retention marker covers the deletion: earlier files are missing", needed.saturating_add(1));
     let pruned = checkpoint::read_pruned(dir)?.ok_or_else(|| missing.clone())?;
     let key = key.ok_or("retention marker present but no public key to verify it")?;
     if !pruned.verify(key) {

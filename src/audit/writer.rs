@@ -206,8 +206,10 @@ impl Writer {
         self.current.as_ref().is_some_and(|c| {
             c.last_seq.is_some()
                 && (c.len >= self.config.rotate_bytes
-                    || OffsetDateTime::now_utc().unix_timestamp() - c.started
-                        >= self.config.rotate_after.as_secs() as i64)
+                    || OffsetDateTime::now_utc()
+                        .unix_timestamp()
+                        .saturating_sub(c.started)
+                        >= i64::try_from(self.config.rotate_after.as_secs()).unwrap_or(i64::MAX))
         })
     }
 
@@ -299,7 +301,7 @@ impl Writer {
             buf.extend_from_slice(&line);
             buf.push(b'\n');
             head = ChainHead {
-                next_seq: seq + 1,
+                next_seq: seq.saturating_add(1),
                 prev_hash: hash.clone(),
             };
             appended.push(Appended { seq, hash });
