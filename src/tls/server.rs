@@ -1,0 +1,169 @@
+//! The client-facing TLS configuration, reloaded from its files while the proxy runs.
+//!
+//! A background task checks the files' metadata every `tls.reload_interval`; when one
+//! changed it builds a new `ServerConfig` and swaps it in for NEW handshakes. Open
+//! connections keep the configuration they were made with, so nothing is dropped. A new
+//! file that does not load (half-written, key not matching) is logged once and the old
+//! configuration kept; the files are tried again at the next check.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::{load_certs, load_key, provider, TlsConfig, TlsError};
+
+/// ALPN: HTTP/2 preferred, HTTP/1.1 for the rest (the Python SDK speaks HTTP/1.1).
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// Builds the server configuration from the files `tls` names.
+pub fn server_config(tls: &TlsConfig) -> Result<ServerConfig, TlsError> {
+    let certs = load_certs(&tls.cert_file, "tls.cert_file")?;
+    let key = load_key(&tls.key_file, "tls.key_file")?;
+    let rustls_error = |key: &'static str| {
+        move |e: rustls::Error| TlsError::Rustls {
+            key,
+            message: e.to_string(),
+        }
+    };
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(rustls_error("tls"))?;
+    let builder = match &tls.client_ca_file {
+        Some(path) => {
+            let mut roots = RootCertStore::empty();
+            for cert in load_certs(path, "tls.client_ca_file")? {
+                roots
+                    .add(cert)
+                    .map_err(rustls_error("tls.client_ca_file"))?;
+            }
+            // Built without `allow_unauthenticated`: a client without a certificate
+            // signed by these CAs fails the handshake.
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| TlsError::Rustls {
+                    key: "tls.client_ca_file",
+                    message: e.to_string(),
+                })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(rustls_error("tls.key_file"))?;
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
+/// What identifies a file's content cheaply: modification time, size and inode (a file
+/// replaced by rename keeps neither).
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+/// The current server configuration and the file versions it was built from.
+pub struct ServerTls {
+    config: TlsConfig,
+    current: RwLock<Arc<ServerConfig>>,
+    loaded: Mutex<Vec<Stamp>>,
+    /// The stamps of the last failed attempt, so a bad file is logged once, not every check.
+    failed: Mutex<Vec<Stamp>>,
+}
+
+impl ServerTls {
+    pub fn new(config: &TlsConfig) -> Result<Arc<ServerTls>, TlsError> {
+        let stamps = stamps(config);
+        let server = server_config(config)?;
+        Ok(Arc::new(ServerTls {
+            config: config.clone(),
+            current: RwLock::new(Arc::new(server)),
+            loaded: Mutex::new(stamps),
+            failed: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// The configuration new handshakes use.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        // A poisoned lock still holds a complete Arc: keep serving with it.
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The TLS handshake on an accepted connection, with the current configuration.
+    pub async fn accept(&self, stream: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+        TlsAcceptor::from(self.current()).accept(stream).await
+    }
+
+    /// Rebuilds the configuration when a file changed. Returns whether it was swapped.
+    pub fn reload_if_changed(&self) -> bool {
+        let now = stamps(&self.config);
+        if *lock(&self.loaded) == now {
+            return false;
+        }
+        match server_config(&self.config) {
+            Ok(server) => {
+                match self.current.write() {
+                    Ok(mut c) => *c = Arc::new(server),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(server),
+                }
+                *lock(&self.loaded) = now;
+                lock(&self.failed).clear();
+                tracing::info!(cert_file = %self.config.cert_file.display(), "TLS certificate reloaded; new connections use it");
+                true
+            }
+            Err(e) => {
+                let mut failed = lock(&self.failed);
+                if *failed != now {
+                    tracing::warn!(key = e.key(), error = %e, "new TLS files do not load; keeping the previous certificate");
+                    *failed = now;
+                }
+                false
+            }
+        }
+    }
+
+    /// Checks the files every `tls.reload_interval` until `stop` turns true.
+    pub fn spawn_reloader(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(self.config.reload_interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let this = self.clone();
+                // Reading files blocks; keep it off the runtime's workers.
+                let _ = tokio::task::spawn_blocking(move || this.reload_if_changed()).await;
+            }
+        });
+    }
+}
+
+fn stamps(config: &TlsConfig) -> Vec<Stamp> {
+    let files: Vec<&PathBuf> = [Some(&config.cert_file), Some(&config.key_file)]
+        .into_iter()
+        .chain([config.client_ca_file.as_ref()])
+        .flatten()
+        .collect();
+    files
+        .into_iter()
+        .map(|path| {
+            let m = std::fs::metadata(path).ok()?;
+            Some((m.modified().ok()?, m.len(), m.ino()))
+        })
+        .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
