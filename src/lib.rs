@@ -11,4 +11,5 @@ pub mod diagnostics;
 pub mod metrics;
 pub mod proxy;
 pub mod signing;
+pub mod simulator;
 pub mod tls;

@@ -85,7 +85,8 @@ pub fn sign(
 
     if !parts.headers.contains_key(HOST) {
         let authority = parts.uri.authority().ok_or(SignError::MissingHost)?;
-        let host = HeaderValue::from_str(authority.as_str()).map_err(|_| SignError::MissingHost)?;
+        let host = HeaderValue::from_str(without_userinfo(authority))
+            .map_err(|_| SignError::MissingHost)?;
         parts.headers.insert(HOST, host);
     }
     parts.headers.remove(AUTHORIZATION);
@@ -120,6 +121,12 @@ pub fn sign(
     Ok(())
 }
 
+/// `host[:port]` of an authority: `user:password@` must never reach a header.
+pub(crate) fn without_userinfo(authority: &http::uri::Authority) -> &str {
+    let a = authority.as_str();
+    a.rsplit_once('@').map_or(a, |(_, host)| host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +151,13 @@ mod tests {
         let auth = p.headers["authorization"].to_str().expect("ascii");
         let auth = Authorization::parse(auth).expect("parses");
         assert_eq!(auth.signed_headers, ["content-type", "host", "x-sdk-date"]);
+    }
+
+    #[test]
+    fn host_from_authority_drops_userinfo() {
+        let mut p = parts("http://user:pw@h:1/v5");
+        sign(&mut p, b"", "AK1", &Secret::from("sk"), "20261203T160704Z").expect("signs");
+        assert_eq!(p.headers["host"], "h:1");
     }
 
     #[test]

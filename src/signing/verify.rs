@@ -8,7 +8,7 @@ use super::authorization::{Authorization, AuthorizationError};
 use super::canonical::{build, string_to_sign, CanonicalError};
 use super::sdk_date::parse_sdk_date;
 use super::secret::Secret;
-use super::sign::hmac_sha256;
+use super::sign::{hmac_sha256, without_userinfo};
 
 /// The gateway refuses an `X-Sdk-Date` further than this from its clock, either way.
 pub const MAX_CLOCK_SKEW: time::Duration = time::Duration::minutes(15);
@@ -104,6 +104,9 @@ impl From<CanonicalError> for VerifyError {
 /// every signed header is present exactly once; `X-Sdk-Date` parses and is within
 /// [`MAX_CLOCK_SKEW`] of `now`; the access key is known; the signature matches
 /// (constant-time comparison).
+///
+/// The body hash is always `body_sha256_hex`: an `X-Sdk-Content-Sha256:
+/// UNSIGNED-PAYLOAD` header is not honoured, so the payload is always covered.
 pub fn verify(
     parts: &http::request::Parts,
     body_sha256_hex: &str,
@@ -186,7 +189,10 @@ fn effective_host(parts: &http::request::Parts) -> Result<&[u8], VerifyError> {
             name: "host".to_owned(),
         });
     }
-    let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| without_userinfo(a).as_bytes());
     match (header, authority) {
         (Some(h), Some(a)) if !h.as_bytes().eq_ignore_ascii_case(a) => {
             Err(VerifyError::HostMismatch)
@@ -367,6 +373,21 @@ mod tests {
         let mut mismatch = signed(URI);
         mismatch.uri = format!("http://example.com{URI}").parse().expect("uri");
         assert_eq!(check(&mismatch), Err(VerifyError::HostMismatch));
+    }
+
+    #[test]
+    fn non_utf8_signed_header_is_refused() {
+        let mut parts = signed(URI);
+        parts.headers.insert(
+            "content-type",
+            http::HeaderValue::from_bytes(b"application/json\xff").expect("obs-text"),
+        );
+        assert_eq!(
+            check(&parts),
+            Err(VerifyError::NonUtf8HeaderValue {
+                name: "content-type".into()
+            })
+        );
     }
 
     #[test]
