@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod raw_http;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 
