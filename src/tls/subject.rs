@@ -75,6 +75,24 @@ mod tests {
     }
 
     #[test]
+    fn most_specific_first() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Example, Inc.");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "alice");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(
+            subject_of(cert.der()).as_deref(),
+            Some("CN=alice,O=Example\\, Inc.")
+        );
+    }
+
+    #[test]
     fn garbage_is_none() {
         assert_eq!(subject_of(b"not a certificate"), None);
     }

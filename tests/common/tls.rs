@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
 };
 
 /// A test CA that can issue server and client certificates.
@@ -58,6 +58,8 @@ impl TestCa {
     /// A client certificate with subject `CN=<cn>,O=<org>`.
     pub fn client(&self, dir: &Path, stem: &str, cn: &str, org: &str) -> Issued {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        // Least specific first, as certificates encode it; RFC 4514 reverses it.
+        params.distinguished_name = DistinguishedName::new();
         params
             .distinguished_name
             .push(DnType::OrganizationName, org);
