@@ -502,3 +502,46 @@ fn no_secret_reaches_any_file_under_trace_logging() {
         }
     }
 }
+
+#[test]
+fn temporary_credentials_can_be_forwarded_unverified() {
+    // An upstream that does not route on Host (the simulator without --require-host).
+    let sim = SimulatorProcess::start(&[
+        "--credential",
+        &format!("{AK}:{SK}"),
+        "--device",
+        &format!("{USER_ID}:{SERIAL_1}"),
+    ]);
+    let secrets = tempfile::tempdir().unwrap();
+    let sk_file = secret_file(secrets.path(), "ak.sk", SK);
+    let proxy = ProxyProcess::start_with_upstream(
+        &sim.url(),
+        "mode = \"resign\"\ntemporary_credentials = \"forward_unverified\"\nrequest_timeout = \"3s\"",
+        &format!(
+            "[[credentials]]\naccess_key_id = \"{AK}\"\nsecret_key_file = \"{}\"\n",
+            sk_file.display()
+        ),
+    );
+    let ok = sdk_call(
+        &proxy.url(),
+        AK,
+        SK,
+        &[
+            "--security-token",
+            TOKEN,
+            "delete",
+            "--user-id",
+            USER_ID,
+            "--serial-number",
+            SERIAL_1,
+        ],
+    );
+    assert_eq!(ok["status"], 204, "{ok}");
+    let records = call_records(&proxy.audit_dir(), ok["x_audit_id"].as_str().unwrap());
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(r["caller"]["signature_verified"], false);
+        assert_eq!(r["caller"]["security_token"], true);
+        assert!(!r.to_string().contains(TOKEN));
+    }
+}

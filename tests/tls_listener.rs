@@ -313,3 +313,92 @@ async fn reloaded_certificate_is_used_by_new_handshakes_and_open_connections_sur
     assert!(proxy.stderr().contains("keeping the previous certificate"));
     assert_eq!(sim.stats()["deletions_performed"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_handshake_is_cut_off_and_does_not_block_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("mfa-audit-proxy test CA");
+    let server = ca.server(dir.path(), "server", "proxy");
+    let sim = simulator();
+    let proxy = ProxyProcess::start(
+        &sim.url(),
+        &format!(
+            "\n[limits]\nheader_read_timeout = \"1s\"\n{}",
+            tls_section(&server, None)
+        ),
+    );
+    // Connects and never says hello.
+    let mut silent = TcpStream::connect(&proxy.addr).await.unwrap();
+    // Meanwhile another client is served.
+    assert_eq!(
+        served_subject(&proxy.addr, &ca.cert_pem).await.as_deref(),
+        Some("CN=proxy")
+    );
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut silent, &mut buf),
+    )
+    .await
+    .expect("the proxy closes a stalled handshake");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn upstream_tls_with_extra_ca_and_client_certificate() {
+    // proxy A (plain) -> proxy B (TLS, mutual) -> simulator: B's audit shows A's client
+    // certificate, so A verified B with upstream.ca_file and presented its certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("mfa-audit-proxy test CA");
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let server = ca.server(dir.path(), "server", "upstream");
+    let client_ca = TestCa::new("mfa-audit-proxy client CA");
+    let client_ca_file = client_ca.write(dir.path(), "client-ca.pem");
+    let sidecar = client_ca.client(dir.path(), "sidecar", "sidecar", "Example");
+    let sim = simulator();
+    let b = ProxyProcess::start(&sim.url(), &tls_section(&server, Some(&client_ca_file)));
+    let a = ProxyProcess::start_with_upstream(
+        &format!("https://{}", b.addr),
+        &format!(
+            "request_timeout = \"3s\"\nca_file = \"{}\"\nclient_cert_file = \"{}\"\nclient_key_file = \"{}\"",
+            ca_file.display(),
+            sidecar.cert_file.display(),
+            sidecar.key_file.display()
+        ),
+        "",
+    );
+    let ok = sdk_call(
+        &a.url(),
+        AK,
+        SK,
+        &["delete", "--user-id", USER_ID, "--serial-number", SERIAL_1],
+    );
+    assert_eq!(ok["ok"], true, "{ok}");
+    let at_b: Vec<_> = all_call_records(&b.audit_dir());
+    assert_eq!(at_b.len(), 2);
+    assert_eq!(
+        at_b[1]["caller"]["tls_client_subject"],
+        "CN=sidecar,O=Example"
+    );
+
+    // Without the extra CA, B's certificate is not trusted: no answer, 502.
+    let c = ProxyProcess::start(&format!("https://{}", b.addr), "");
+    let refused = sdk_call(
+        &c.url(),
+        AK,
+        SK,
+        &["delete", "--user-id", USER_ID, "--serial-number", SERIAL_2],
+    );
+    assert_eq!(refused["status"], 502, "{refused}");
+    let at_c = all_call_records(&c.audit_dir());
+    assert_eq!(at_c[1]["outcome"]["result"], "upstream_error");
+    assert_eq!(at_c[1]["outcome"]["error_code"], "MAP.0502");
+    let why = at_c[1]["outcome"]["error_msg"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(why.contains("certificate"), "{why}");
+    assert_eq!(sim.stats()["deletions_performed"], 1);
+}
