@@ -24,7 +24,9 @@ use super::Proxy;
 use crate::audit::record::Caller;
 use crate::config::TemporaryCredentials;
 use crate::credentials::Credentials;
-use crate::signing::{format_sdk_date, sha256_hex, sign, verify, Secret, SignError};
+use crate::signing::{
+    format_sdk_date, sha256_hex, sign, verify, Authorization, Secret, SignError, SIGNABLE_HEADERS,
+};
 
 const SECURITY_TOKEN: &str = "x-security-token";
 const SDK_DATE: &str = "x-sdk-date";
@@ -38,8 +40,13 @@ pub struct Resigner {
 
 /// The caller as resign mode sees it.
 pub enum CallerCheck {
-    /// The signature verified: sign again with this caller's key.
-    Verified { access_key: String, secret: Secret },
+    /// The signature verified: sign again with this caller's key. `signed_headers` are
+    /// the names the caller signed.
+    Verified {
+        access_key: String,
+        secret: Secret,
+        signed_headers: Vec<String>,
+    },
     /// Temporary credentials, forwarded as received (`forward_unverified`).
     Unverified,
 }
@@ -70,9 +77,18 @@ impl Resigner {
             .credentials
             .secret_of(&verified.access_key)
             .ok_or_else(|| "signature check failed: access key is not known".to_string())?;
+        // verify() parsed it already; parsing again cannot fail.
+        let signed_headers = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Authorization::parse(v).ok())
+            .map(|a| a.signed_headers)
+            .unwrap_or_default();
         Ok(CallerCheck::Verified {
             access_key: verified.access_key,
             secret,
+            signed_headers,
         })
     }
 }
@@ -80,17 +96,26 @@ impl Resigner {
 /// The request for the upstream, signed again: Host is the upstream's authority,
 /// `X-Sdk-Date` is `now`, and `Authorization` is computed with the caller's own key over
 /// the headers the SDKs sign. Path, raw query and body are unchanged.
+///
+/// A header the proxy would sign but the caller did not (`caller_signed`) is dropped:
+/// added on the way, it must not be vouched for by the new signature.
 pub fn resigned_request(
     mut parts: Parts,
     body: Bytes,
     access_key: &str,
     secret: &Secret,
+    caller_signed: &[String],
     upstream: &Upstream,
     now: OffsetDateTime,
 ) -> Result<Request<ProxyBody>, SignError> {
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(AUTHORIZATION);
     parts.headers.remove(SDK_DATE);
+    for name in SIGNABLE_HEADERS {
+        if !caller_signed.iter().any(|s| s == name) {
+            parts.headers.remove(name);
+        }
+    }
     let host =
         HeaderValue::from_str(upstream.authority().as_str()).map_err(|_| SignError::MissingHost)?;
     parts.headers.insert(HOST, host);
@@ -118,7 +143,11 @@ impl Proxy {
             .map_err(|why| (ProxyError::SignatureRejected, why))?
         {
             CallerCheck::Unverified => Ok(upstream_request(parts, empty(), &self.upstream)),
-            CallerCheck::Verified { access_key, secret } => {
+            CallerCheck::Verified {
+                access_key,
+                secret,
+                signed_headers,
+            } => {
                 caller.signature_verified = true;
                 caller.access_key_id = Some(access_key.clone());
                 resigned_request(
@@ -126,6 +155,7 @@ impl Proxy {
                     Bytes::new(),
                     &access_key,
                     &secret,
+                    &signed_headers,
                     &self.upstream,
                     now,
                 )
@@ -187,8 +217,20 @@ impl Proxy {
                 return ProxyError::SignatureRejected.answer(&why, None);
             }
             Ok(CallerCheck::Unverified) => upstream_request(parts, full(body), &self.upstream),
-            Ok(CallerCheck::Verified { access_key, secret }) => {
-                match resigned_request(parts, body, &access_key, &secret, &self.upstream, now) {
+            Ok(CallerCheck::Verified {
+                access_key,
+                secret,
+                signed_headers,
+            }) => {
+                match resigned_request(
+                    parts,
+                    body,
+                    &access_key,
+                    &secret,
+                    &signed_headers,
+                    &self.upstream,
+                    now,
+                ) {
                     Ok(r) => r,
                     Err(e) => {
                         return ProxyError::InvalidRequest.answer(
@@ -210,5 +252,114 @@ impl Proxy {
                 kind.answer(&e.to_string(), None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::signing::EMPTY_BODY_SHA256;
+
+    const AK: &str = "HPUAEXAMPLEAK0000001";
+    const SK: &str = "ExampleSecretKey0123456789abcdefghijklmn";
+    const TARGET: &str = "/v5/mfa-devices?user_id=a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
+
+    fn upstream() -> Upstream {
+        let config = Config::from_toml(
+            "[upstream]\nurl = \"http://iam.example:9000\"\n",
+            std::path::Path::new("t"),
+            Vec::new(),
+        )
+        .unwrap();
+        Upstream::new(&config.upstream).unwrap()
+    }
+
+    fn resigner() -> Resigner {
+        let entry = crate::config::CredentialConfig {
+            access_key_id: AK.into(),
+            secret_key_env: Some("SK".into()),
+            secret_key_file: None,
+        };
+        Resigner {
+            credentials: Credentials::load_with(&[entry], |_| Some(SK.into())).unwrap(),
+            temporary_credentials: TemporaryCredentials::Refuse,
+        }
+    }
+
+    fn signed_by_caller(now: OffsetDateTime) -> Parts {
+        let (mut parts, ()) = Request::builder()
+            .method("GET")
+            .uri(TARGET)
+            .header("host", "127.0.0.1:8080")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", "192.0.2.1")
+            .body(())
+            .unwrap()
+            .into_parts();
+        sign(
+            &mut parts,
+            b"",
+            AK,
+            &Secret::from(SK),
+            &format_sdk_date(now),
+        )
+        .unwrap();
+        parts
+    }
+
+    #[tokio::test]
+    async fn verified_then_signed_for_the_upstream_host() {
+        let now = OffsetDateTime::now_utc();
+        let mut parts = signed_by_caller(now);
+        // Added on the way, not signed by the caller: must not be vouched for.
+        parts
+            .headers
+            .insert("x-project-id", HeaderValue::from_static("injected"));
+        let CallerCheck::Verified {
+            access_key,
+            secret,
+            signed_headers,
+        } = resigner().check(&parts, b"", now).unwrap()
+        else {
+            panic!("verified")
+        };
+        let request = resigned_request(
+            parts,
+            Bytes::new(),
+            &access_key,
+            &secret,
+            &signed_headers,
+            &upstream(),
+            now,
+        )
+        .unwrap();
+        let (out, _) = request.into_parts();
+        assert_eq!(out.headers[HOST], "iam.example:9000");
+        assert!(!out.headers.contains_key("x-project-id"));
+        assert_eq!(out.headers["x-forwarded-for"], "192.0.2.1");
+        assert_eq!(
+            out.uri.to_string(),
+            format!("http://iam.example:9000{TARGET}")
+        );
+        let lookup = |ak: &str| (ak == AK).then(|| Secret::from(SK));
+        assert!(verify(&out, EMPTY_BODY_SHA256, lookup, now).is_ok());
+    }
+
+    #[test]
+    fn refusals() {
+        let now = OffsetDateTime::now_utc();
+        let mut token = signed_by_caller(now);
+        token
+            .headers
+            .insert(SECURITY_TOKEN, HeaderValue::from_static("t"));
+        let why = resigner().check(&token, b"", now).err().unwrap();
+        assert!(why.contains("temporary credentials"));
+        let parts = signed_by_caller(now - time::Duration::minutes(16));
+        let why = resigner().check(&parts, b"", now).err().unwrap();
+        assert!(why.contains("X-Sdk-Date"), "{why}");
+        let parts = signed_by_caller(now);
+        let why = resigner().check(&parts, b"body", now).err().unwrap();
+        assert!(why.contains("does not match"), "{why}");
     }
 }
