@@ -380,6 +380,7 @@ fn check_config_refuses_bad_secret_sources() {
                 .args([command, "--config"])
                 .arg(&config)
                 .env_remove("RESIGN_TEST_UNSET_SECRET")
+                .env_remove("MFA_AUDIT_PROXY_PYTHON")
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -401,6 +402,7 @@ fn check_config_refuses_bad_secret_sources() {
         .args(["check-config", "--config"])
         .arg(&config)
         .env("RESIGN_TEST_SECRET", SK)
+        .env_remove("MFA_AUDIT_PROXY_PYTHON")
         .output()
         .unwrap();
     assert!(output.status.success());

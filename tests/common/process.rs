@@ -119,6 +119,9 @@ impl ProxyProcess {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            // The test harness's own variable shares the configuration override prefix
+            // (MFA_AUDIT_PROXY_*) and would be read as an unknown key `python`.
+            .env_remove("MFA_AUDIT_PROXY_PYTHON")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
