@@ -67,9 +67,9 @@ pub(crate) fn load_certs(
         message,
     };
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| pem_error(e.to_string()))?
+        .map_err(|e| pem_error(pem_message(&e)))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_error(e.to_string()))?;
+        .map_err(|e| pem_error(pem_message(&e)))?;
     if certs.is_empty() {
         return Err(pem_error("no PEM certificate in the file".into()));
     }
@@ -78,12 +78,25 @@ pub(crate) fn load_certs(
 
 /// The first private key in a PEM file.
 pub(crate) fn load_key(path: &Path, key: &'static str) -> Result<PrivateKeyDer<'static>, TlsError> {
-    // pki-types' messages name the section kinds, never key material.
     PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Pem {
         key,
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: pem_message(&e),
     })
+}
+
+/// A PEM error in words. pki-types' own messages print file lines as byte arrays; a key
+/// file's lines must not reach a log, so only the kind of problem is said.
+fn pem_message(e: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match e {
+        Error::Io(e) => e.to_string(),
+        Error::NoItemsFound => "no PEM section of the expected kind in the file".into(),
+        Error::MissingSectionEnd { .. } => "a PEM section has no END line".into(),
+        Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".into(),
+        Error::Base64Decode(_) => "a PEM section is not valid base64".into(),
+        _ => "the file is not valid PEM".into(),
+    }
 }
 
 /// The `ring` provider, the only one the proxy builds with.

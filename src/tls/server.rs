@@ -167,3 +167,74 @@ fn stamps(config: &TlsConfig) -> Vec<Stamp> {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_pair(dir: &std::path::Path, stem: &str) -> (PathBuf, PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (c, k) = (
+            dir.join(format!("{stem}.pem")),
+            dir.join(format!("{stem}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+
+    fn config(cert_file: PathBuf, key_file: PathBuf) -> TlsConfig {
+        TlsConfig {
+            cert_file,
+            key_file,
+            client_ca_file: None,
+            reload_interval: std::time::Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn loads_offers_alpn_and_names_the_key_at_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "a");
+        let (other_cert, other_key) = write_pair(dir.path(), "b");
+        let loaded = server_config(&config(cert.clone(), key.clone())).unwrap();
+        assert_eq!(
+            loaded.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+
+        let e = server_config(&config(cert.clone(), other_key)).unwrap_err();
+        assert_eq!(e.key(), "tls.key_file", "{e}");
+        let e = server_config(&config(dir.path().join("none.pem"), key.clone())).unwrap_err();
+        assert_eq!(e.key(), "tls.cert_file");
+        let mut with_ca = config(cert, key);
+        with_ca.client_ca_file = Some(dir.path().join("none.pem"));
+        assert_eq!(
+            server_config(&with_ca).unwrap_err().key(),
+            "tls.client_ca_file"
+        );
+        with_ca.client_ca_file = Some(other_cert);
+        assert!(server_config(&with_ca).is_ok());
+    }
+
+    #[test]
+    fn a_bad_new_file_keeps_the_old_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "a");
+        let tls = ServerTls::new(&config(cert.clone(), key)).unwrap();
+        let before = tls.current();
+        assert!(!tls.reload_if_changed(), "nothing changed");
+        std::fs::write(&cert, "garbage").unwrap();
+        assert!(!tls.reload_if_changed());
+        assert!(Arc::ptr_eq(&before, &tls.current()));
+        let (new_cert, new_key) = write_pair(dir.path(), "b");
+        std::fs::rename(new_key, dir.path().join("a.key")).unwrap();
+        std::fs::rename(new_cert, &cert).unwrap();
+        assert!(tls.reload_if_changed());
+        assert!(!Arc::ptr_eq(&before, &tls.current()));
+    }
+}
