@@ -104,6 +104,54 @@ fn signed_raw(
     (raw.into_bytes(), auth.signature)
 }
 
+/// A deletion over HTTP/2 and TLS (ALPN h2), signed for the proxy's authority; returns
+/// the status and the signature.
+fn h2_delete(addr: &str, ca_pem: &str, serial: &str, ak: &str, sk: &str) -> (u16, String) {
+    use http_body_util::Empty;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let config = common::tls::client_config(ca_pem, None, &[b"h2"]);
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let (mut parts, ()) = http::Request::builder()
+            .method("DELETE")
+            .uri(format!("https://{addr}{}", delete_target(serial)))
+            .header("content-type", "application/json")
+            .version(http::Version::HTTP_2)
+            .body(())
+            .unwrap()
+            .into_parts();
+        sign(&mut parts, b"", ak, &Secret::from(sk), &now_date()).unwrap();
+        // HTTP/2 carries the host as :authority.
+        parts.headers.remove("host");
+        let signature = Authorization::parse(parts.headers["authorization"].to_str().unwrap())
+            .unwrap()
+            .signature;
+        let response = sender
+            .send_request(http::Request::from_parts(
+                parts,
+                Empty::<bytes::Bytes>::new(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        (response.status().as_u16(), signature)
+    })
+}
+
 fn now_date() -> String {
     format_sdk_date(time::OffsetDateTime::now_utc())
 }
@@ -438,6 +486,20 @@ fn no_secret_reaches_any_file_under_trace_logging() {
     let secrets = tempfile::tempdir().unwrap();
     let proxy = resign_proxy(&sim.url(), secrets.path());
     let dead = resign_proxy(&format!("http://127.0.0.1:{}", free_port()), secrets.path());
+    // Resign mode over TLS and HTTP/2 too: the caller signed :authority as host.
+    let ca = common::tls::TestCa::new("mfa-audit-proxy test CA");
+    let server = ca.server(secrets.path(), "server", "proxy");
+    let h2_sk = secret_file(secrets.path(), "h2.sk", SK);
+    let over_tls = ProxyProcess::start_with_upstream(
+        &sim.url(),
+        "mode = \"resign\"",
+        &format!(
+            "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\n[[credentials]]\naccess_key_id = \"{AK}\"\nsecret_key_file = \"{}\"\n",
+            server.cert_file.display(),
+            server.key_file.display(),
+            h2_sk.display()
+        ),
+    );
     let mut signatures = Vec::new();
     let mut send =
         |proxy: &ProxyProcess, target: &str, ak: &str, sk: &str, extra: &[(&str, &str)]| {
@@ -462,6 +524,15 @@ fn no_secret_reaches_any_file_under_trace_logging() {
         400
     );
     assert_eq!(send(&dead, &delete_target(SERIAL_2), AK, SK, &[]), 502);
+    let (status, signature) = h2_delete(&over_tls.addr, &ca.cert_pem, SERIAL_2, AK, WRONG_SK);
+    assert_eq!(status, 401);
+    signatures.push(signature);
+    let (status, signature) = h2_delete(&over_tls.addr, &ca.cert_pem, SERIAL_2, AK, SK);
+    assert_eq!(
+        status, 204,
+        "resign mode verifies :authority as host over HTTP/2"
+    );
+    signatures.push(signature);
     // The signatures the proxy made for the upstream are secrets too.
     for seen in sim.stats()["last_requests"].as_array().unwrap() {
         for h in seen["headers"].as_array().unwrap() {
@@ -471,9 +542,10 @@ fn no_secret_reaches_any_file_under_trace_logging() {
             }
         }
     }
-    assert!(signatures.len() >= 8);
+    assert!(signatures.len() >= 10);
     let proxy_metrics = metrics(&proxy);
     let dead_metrics = metrics(&dead);
+    let tls_metrics = metrics(&over_tls);
     std::thread::sleep(Duration::from_millis(300));
 
     let secrets_list: Vec<&[u8]> = [SK, DENIED_SK, WRONG_SK, TOKEN]
@@ -482,13 +554,14 @@ fn no_secret_reaches_any_file_under_trace_logging() {
         .chain(signatures.iter().map(|s| s.as_bytes()))
         .collect();
     let mut checked = Vec::new();
-    for p in [&proxy, &dead] {
+    for p in [&proxy, &dead, &over_tls] {
         for file in files_under(p.dir()) {
             checked.push((file.display().to_string(), std::fs::read(&file).unwrap()));
         }
     }
     checked.push(("proxy /metrics".into(), proxy_metrics));
     checked.push(("dead /metrics".into(), dead_metrics));
+    checked.push(("TLS /metrics".into(), tls_metrics));
     let stderr = proxy.stderr();
     assert!(
         stderr.contains("TRACE") || stderr.contains("trace"),
