@@ -311,6 +311,17 @@ async fn reloaded_certificate_is_used_by_new_handshakes_and_open_connections_sur
         Some("CN=second")
     );
     assert!(proxy.stderr().contains("keeping the previous certificate"));
+    // The swap is in the audit chain, with the new certificate's subject.
+    let reloads: Vec<_> = audit_records(&proxy.audit_dir())
+        .into_iter()
+        .filter(|r| r["event"] == "TlsCertificateReloaded")
+        .collect();
+    assert!(
+        reloads
+            .iter()
+            .any(|r| r["details"]["subject"] == "CN=second"),
+        "{reloads:#?}"
+    );
     assert_eq!(sim.stats()["deletions_performed"], 2);
 }
 

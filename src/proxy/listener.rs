@@ -45,7 +45,8 @@ pub async fn accept_loop(
     let builder = Arc::new(http_builder(&proxy.limits));
     let connections = Arc::new(Semaphore::new(proxy.limits.max_connections));
     if let Some(tls) = &proxy.tls {
-        tls.clone().spawn_reloader(stop.clone());
+        tls.clone()
+            .spawn_reloader(proxy.audit.clone(), stop.clone());
     }
     loop {
         // Wait for a free connection slot before accepting, so excess clients queue in the

@@ -18,7 +18,12 @@ use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use sha2::{Digest, Sha256};
+
+use super::subject::subject_of;
 use super::{load_certs, load_key, provider, TlsConfig, TlsError};
+use crate::audit::record::{Entry, LifecycleRecord};
+use crate::audit::AuditLog;
 
 /// ALPN: HTTP/2 preferred, HTTP/1.1 for the rest (the Python SDK speaks HTTP/1.1).
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -130,8 +135,9 @@ impl ServerTls {
         }
     }
 
-    /// Checks the files every `tls.reload_interval` until `stop` turns true.
-    pub fn spawn_reloader(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// Checks the files every `tls.reload_interval` until `stop` turns true. A swap is a
+    /// configuration change, recorded in the audit chain (`TlsCertificateReloaded`).
+    pub fn spawn_reloader(self: Arc<Self>, audit: AuditLog, mut stop: watch::Receiver<bool>) {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(self.config.reload_interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -143,9 +149,32 @@ impl ServerTls {
                 }
                 let this = self.clone();
                 // Reading files blocks; keep it off the runtime's workers.
-                let _ = tokio::task::spawn_blocking(move || this.reload_if_changed()).await;
+                let swapped = tokio::task::spawn_blocking(move || this.reload_if_changed()).await;
+                if matches!(swapped, Ok(true)) {
+                    let details = self.leaf_details();
+                    let record =
+                        Entry::Lifecycle(LifecycleRecord::new("TlsCertificateReloaded", details));
+                    if let Err(e) = audit.append(record).await {
+                        tracing::error!(error = %e, "audit log refused the certificate reload record");
+                    }
+                }
             }
         });
+    }
+}
+
+impl ServerTls {
+    /// The files and the new leaf certificate's subject and SHA-256 fingerprint.
+    fn leaf_details(&self) -> serde_json::Value {
+        let leaf = load_certs(&self.config.cert_file, "tls.cert_file")
+            .ok()
+            .and_then(|certs| certs.into_iter().next());
+        serde_json::json!({
+            "cert_file": self.config.cert_file,
+            "client_ca_file": self.config.client_ca_file,
+            "subject": leaf.as_ref().and_then(|c| subject_of(c)),
+            "sha256": leaf.as_ref().map(|c| hex::encode(Sha256::digest(c))),
+        })
     }
 }
 
