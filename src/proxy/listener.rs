@@ -91,7 +91,8 @@ pub async fn accept_loop(
             let stream = match tokio::time::timeout(timeout, tls.accept(stream)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
-                    tracing::debug!(error = %e, %remote, "TLS handshake failed");
+                    // Info: under mutual TLS this is a refused client, worth seeing.
+                    tracing::info!(error = %e, %remote, "TLS handshake failed");
                     return;
                 }
                 Err(_) => {
