@@ -39,6 +39,7 @@ pub struct Config {
     /// TLS for clients; absent: plain HTTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Peers whose `X-Forwarded-For` names the caller.
     #[serde(default)]
     pub forwarding: crate::proxy::forwarded_for::ForwardingConfig,
 }
