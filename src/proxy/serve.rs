@@ -77,6 +77,9 @@ async fn run(config: Config) -> Result<(), ServeError> {
                 "listen": listener.local_addr().ok(),
                 "upstream": config.upstream.url,
                 "mode": config.upstream.mode,
+                "tls": config.tls.is_some(),
+                "mutual_tls": config.tls.as_ref().is_some_and(|t| t.client_ca_file.is_some()),
+                "trusted_proxies": config.forwarding.trusted_proxies,
                 "pid": std::process::id(),
             }),
         )))
