@@ -6,6 +6,7 @@ pub mod echo_upstream;
 pub mod process;
 pub mod raw_http;
 pub mod rsyslog;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 
