@@ -270,6 +270,9 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        self.audit
+            .check()
+            .map_err(|(key, message)| ConfigError::key(key, message))?;
         let url: http::Uri = self
             .upstream
             .url

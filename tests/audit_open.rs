@@ -23,3 +23,19 @@ fn open_refuses_an_out_of_range_setting_naming_the_key() {
         "nothing created for a bad config"
     );
 }
+
+#[test]
+fn a_second_writer_on_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = mfa_audit_proxy::audit::AuditConfig::for_dir(dir.path().join("audit"));
+    let first = mfa_audit_proxy::audit::AuditLog::open(&config).expect("first writer");
+    let second = mfa_audit_proxy::audit::AuditLog::open(&config);
+    assert!(
+        matches!(
+            second,
+            Err(mfa_audit_proxy::audit::AuditError::DirectoryInUse { .. })
+        ),
+        "two writers would fork the chain"
+    );
+    drop(first);
+}

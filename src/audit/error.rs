@@ -9,6 +9,9 @@ pub enum AuditError {
     /// The audit directory, a file or a checkpoint could not be opened, written or synced.
     #[error("audit file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// Another process holds the directory's lock: two writers would fork the chain.
+    #[error("audit directory {dir} is in use by another process (lock file .lock)")]
+    DirectoryInUse { dir: PathBuf },
     /// An `[audit]` setting is out of range (see `AuditConfig::check`).
     #[error("config key `{key}`: {message}")]
     Config { key: String, message: String },
@@ -61,6 +64,7 @@ impl AuditError {
                 waited_ms: *waited_ms,
             },
             AuditError::Closed => AuditError::Closed,
+            AuditError::DirectoryInUse { dir } => AuditError::DirectoryInUse { dir: dir.clone() },
             AuditError::Shutdown { unwritten, message } => AuditError::Shutdown {
                 unwritten: *unwritten,
                 message: message.clone(),

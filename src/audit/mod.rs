@@ -40,6 +40,7 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod config;
+mod dir_lock;
 pub mod error;
 pub mod files;
 pub mod keys;
@@ -88,6 +89,8 @@ struct Shared {
     wait_for: Duration,
     public_key_hex: String,
     config: AuditConfig,
+    /// Held until shutdown (or the last handle is dropped): one writer per directory.
+    dir_lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl AuditLog {
@@ -99,6 +102,7 @@ impl AuditLog {
             .check()
             .map_err(|(key, message)| AuditError::Config { key, message })?;
         files::ensure_dir(&config.dir).map_err(|e| AuditError::io(&config.dir, e))?;
+        let dir_lock = dir_lock::lock_dir(&config.dir)?;
         let key_path = config.signing_key_path();
         let key = SigningKey::load_or_generate(&key_path)?;
         key.write_public(&config.public_key_path())?;
@@ -143,6 +147,7 @@ impl AuditLog {
                 wait_for: config.completed_retry_for,
                 public_key_hex,
                 config: config.clone(),
+                dir_lock: std::sync::Mutex::new(Some(dir_lock)),
             }),
         })
     }
@@ -183,7 +188,16 @@ impl AuditLog {
             .tx
             .send(Request::Shutdown { reply })
             .map_err(|_| AuditError::Closed)?;
-        answer.await.unwrap_or(Err(AuditError::Closed))
+        let result = answer.await.unwrap_or(Err(AuditError::Closed));
+        // The writer has stopped: another process may take the directory now.
+        drop(
+            self.shared
+                .dir_lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        result
     }
 
     /// Whether the last write succeeded and the log is open (for /readyz).
