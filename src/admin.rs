@@ -49,6 +49,7 @@ pub async fn serve(
 fn answer(request: &Request<Incoming>, audit: &AuditLog, metrics: &Metrics) -> Response<ProxyBody> {
     let (status, body) = match request.uri().path() {
         "/metrics" => {
+            metrics.observe_audit(&audit.stats());
             let mut response = Response::new(full(metrics.encode()));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,

@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy.
     Serve(ConfigArg),
+    /// Print audited calls, one merged line per call, filtered.
+    Query(Box<crate::query::QueryArgs>),
+    /// Check the audit log's integrity chain; exit 1 naming the first break.
+    Verify(crate::verify_command::VerifyArgs),
     /// Validate the configuration and print the effective configuration.
     CheckConfig(ConfigArg),
 }

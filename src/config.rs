@@ -36,6 +36,12 @@ pub struct Config {
     pub diagnostics: DiagnosticsConfig,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialConfig>,
+    /// TLS for clients; absent: plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Peers whose `X-Forwarded-For` names the caller.
+    #[serde(default)]
+    pub forwarding: crate::proxy::forwarded_for::ForwardingConfig,
 }
 
 fn default_shutdown_grace() -> Duration {
@@ -72,6 +78,30 @@ pub struct UpstreamConfig {
     /// Pooled connections idle this long are closed, before the upstream closes them.
     #[serde(default = "default_pool_idle_timeout", with = "humantime_serde")]
     pub pool_idle_timeout: Duration,
+    /// Resign mode: what to do with temporary credentials (X-Security-Token).
+    #[serde(default)]
+    pub temporary_credentials: TemporaryCredentials,
+    /// Extra CA certificates (PEM) trusted for the upstream, besides the webpki roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate chain (PEM) presented to the upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// Private key (PEM) of `client_cert_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
+}
+
+/// Resign mode cannot re-sign a request made with temporary credentials: their secret
+/// key is issued with the token and unknown to the proxy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemporaryCredentials {
+    /// Answer 401 (`MAP.0401`) without forwarding.
+    #[default]
+    Refuse,
+    /// Forward as in passthrough mode, recorded with `signature_verified: false`.
+    ForwardUnverified,
 }
 
 fn default_connect_timeout() -> Duration {
@@ -177,7 +207,23 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_toml(&text, path, std::env::vars())
+        let config = Config::from_toml(&text, path, std::env::vars())?;
+        config.check_files()?;
+        Ok(config)
+    }
+
+    /// Loads what the configuration only names (secret keys, certificates), so that
+    /// `check-config` finds the same problems `serve` would. Nothing loaded is printed.
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        crate::credentials::Credentials::load(&self.credentials)
+            .map_err(|e| ConfigError::key(e.key(), e.to_string()))?;
+        if let Some(tls) = &self.tls {
+            crate::tls::server::server_config(tls)
+                .map_err(|e| ConfigError::key(e.key(), e.to_string()))?;
+        }
+        crate::tls::client::client_config(&self.upstream)
+            .map_err(|e| ConfigError::key(e.key(), e.to_string()))?;
+        Ok(())
     }
 
     /// Parses configuration text with the given environment (for tests).
@@ -224,6 +270,9 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        self.audit
+            .check()
+            .map_err(|(key, message)| ConfigError::key(key, message))?;
         let url: http::Uri = self
             .upstream
             .url
@@ -258,6 +307,22 @@ impl Config {
                 return Err(ConfigError::key(
                     format!("credentials[{i}]"),
                     "set exactly one of secret_key_env and secret_key_file",
+                ));
+            }
+        }
+        if self.upstream.client_cert_file.is_some() != self.upstream.client_key_file.is_some() {
+            return Err(ConfigError::key(
+                "upstream.client_key_file",
+                "set both client_cert_file and client_key_file, or neither",
+            ));
+        }
+        crate::proxy::forwarded_for::TrustedProxies::parse(&self.forwarding.trusted_proxies)
+            .map_err(|e| ConfigError::key(e.key(), e.to_string()))?;
+        if let Some(tls) = &self.tls {
+            if tls.reload_interval.is_zero() {
+                return Err(ConfigError::key(
+                    "tls.reload_interval",
+                    "must be more than zero",
                 ));
             }
         }

@@ -4,6 +4,8 @@ use clap::Parser;
 
 use mfa_audit_proxy::cli::{Cli, Command};
 use mfa_audit_proxy::config::Config;
+use mfa_audit_proxy::query::QueryError;
+use mfa_audit_proxy::verify_command::VerifyOutcome;
 
 /// Exit status for bad arguments or configuration (SPEC section 3).
 const EXIT_USAGE: u8 = 2;
@@ -28,6 +30,32 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Query(args) => {
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+            match mfa_audit_proxy::query::run(&args, &mut out, &mut err) {
+                Ok(()) => ExitCode::SUCCESS,
+                // `query ... | head` closes the pipe: a normal end, not an error.
+                Err(QueryError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    ExitCode::SUCCESS
+                }
+                Err(e @ QueryError::Output(_)) => {
+                    eprintln!("mfa-audit-proxy: {e}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => usage_error(e),
+            }
+        }
+        Command::Verify(args) => match mfa_audit_proxy::verify_command::run(&args) {
+            Ok(VerifyOutcome::Intact(summary)) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Ok(VerifyOutcome::Broken(first_break)) => {
+                eprintln!("mfa-audit-proxy: audit log broken: {first_break}");
+                ExitCode::FAILURE
+            }
+            Err(e) => usage_error(e),
+        },
         Command::CheckConfig(args) => match Config::load(&args.config) {
             Ok(config) => {
                 print!("{}", config.to_toml());

@@ -47,6 +47,11 @@ pub struct Metrics {
     pub audit_records_written: Gauge,
     pub audit_syncs: Gauge,
     pub audit_last_sync_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub audit_batches: Gauge,
+    pub audit_writer_failures: Gauge,
+    pub audit_pending_retry: Gauge,
+    pub audit_rotations: Gauge,
+    pub audit_records_per_batch: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -119,8 +124,43 @@ impl Metrics {
             "Duration of the audit writer's latest batch write and sync",
             audit_last_sync_seconds.clone(),
         );
+        let audit_batches = Gauge::default();
+        registry.register(
+            "audit_batches",
+            "Group-commit batches written since start",
+            audit_batches.clone(),
+        );
+        let audit_writer_failures = Gauge::default();
+        registry.register(
+            "audit_writer_failed_batches",
+            "Batches the audit writer failed to write or sync since start",
+            audit_writer_failures.clone(),
+        );
+        let audit_pending_retry = Gauge::default();
+        registry.register(
+            "audit_pending_retry_records",
+            "Completed or lifecycle records waiting for the disk to come back",
+            audit_pending_retry.clone(),
+        );
+        let audit_rotations = Gauge::default();
+        registry.register(
+            "audit_rotations",
+            "Audit file rotations since start",
+            audit_rotations.clone(),
+        );
+        let audit_records_per_batch = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "audit_records_per_batch",
+            "Average records per write-and-sync batch since start (group commit)",
+            audit_records_per_batch.clone(),
+        );
         Metrics {
             registry,
+            audit_batches,
+            audit_writer_failures,
+            audit_pending_retry,
+            audit_rotations,
+            audit_records_per_batch,
             requests,
             audited_calls,
             audit_append_seconds,
@@ -157,6 +197,20 @@ impl Metrics {
                 route: route.to_string(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// Copies the audit writer's own counters in, just before a scrape.
+    pub fn observe_audit(&self, stats: &crate::audit::AuditStats) {
+        let gauge = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        gauge(&self.audit_records_written, stats.records_written);
+        gauge(&self.audit_syncs, stats.syncs);
+        gauge(&self.audit_batches, stats.batches_written);
+        gauge(&self.audit_writer_failures, stats.write_failures);
+        gauge(&self.audit_pending_retry, stats.pending_retry);
+        gauge(&self.audit_rotations, stats.rotations);
+        self.audit_last_sync_seconds
+            .set(stats.last_sync_latency.as_secs_f64());
+        self.audit_records_per_batch.set(stats.records_per_batch());
     }
 
     /// The Prometheus text exposition.

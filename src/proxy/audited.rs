@@ -14,10 +14,9 @@ use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::body::{empty, full, ProxyBody};
+use super::body::{full, ProxyBody};
 use super::caller::{caller_of, ConnectionInfo};
 use super::error_answer::{ProxyError, AUDIT_ID_HEADER};
-use super::forward::upstream_request;
 use super::hop_by_hop::strip_hop_by_hop;
 use super::upstream::UpstreamError;
 use super::upstream_answer::outcome_of;
@@ -51,7 +50,7 @@ impl Proxy {
         let mut call = AuditedCall {
             audit_id: uuid::Uuid::now_v7().to_string(),
             started: Instant::now(),
-            caller: caller_of(&parts.headers, connection),
+            caller: caller_of(&parts.headers, connection, &self.trusted_proxies),
             target: Target::default(),
         };
 
@@ -73,6 +72,13 @@ impl Proxy {
             return self.refuse(&call, ProxyError::InvalidRequest, why).await;
         }
 
+        // Resign mode: the caller's signature, checked before anything is recorded as
+        // received; the request is signed again for the upstream.
+        let forwarded = match self.forwarded_delete(parts, &mut call.caller) {
+            Ok(request) => request,
+            Err((error, why)) => return self.refuse(&call, error, &why).await,
+        };
+
         // Write `received`; without it the call does not go on.
         if let Err(e) = self.append(call.record(Stage::Received)).await {
             tracing::error!(audit_id = %call.audit_id, error = %e, "audit log refused the received record; deletion not forwarded");
@@ -92,7 +98,6 @@ impl Proxy {
         }
 
         // Forward.
-        let forwarded = upstream_request(parts, empty(), &self.upstream);
         let (response, outcome, request_id) = match self.exchange(forwarded).await {
             Ok((response, outcome, request_id)) => (response, outcome, request_id),
             Err(e) => {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use http::HeaderMap;
 
+use super::forwarded_for::TrustedProxies;
 use crate::audit::record::Caller;
 
 /// Facts about the client connection a request arrived on.
@@ -16,14 +17,20 @@ pub struct ConnectionInfo {
 }
 
 /// The caller as claimed by the request (`signature_verified` is set by resign mode).
-pub fn caller_of(headers: &HeaderMap, connection: &ConnectionInfo) -> Caller {
+/// The source is the socket's address, or what a trusted proxy says it is.
+pub fn caller_of(
+    headers: &HeaderMap,
+    connection: &ConnectionInfo,
+    trusted: &TrustedProxies,
+) -> Caller {
+    let (source_ip, source_port) = trusted.source(connection.remote, headers);
     Caller {
         access_key_id: header_str(headers, "authorization").and_then(access_key_of),
         signature_verified: false,
         security_token: headers.contains_key("x-security-token"),
         domain_id: header_str(headers, "x-domain-id").map(str::to_string),
-        source_ip: Some(connection.remote.ip().to_canonical().to_string()),
-        source_port: Some(connection.remote.port()),
+        source_ip: Some(source_ip.to_string()),
+        source_port,
         user_agent: header_str(headers, "user-agent").map(str::to_string),
         tls_client_subject: connection.tls_client_subject.clone(),
     }

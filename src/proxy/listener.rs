@@ -1,5 +1,6 @@
-//! Accepts client connections and serves HTTP/1.1 and HTTP/2 (prior knowledge) on them,
-//! within the configured limits, until told to stop.
+//! Accepts client connections (plain, or TLS with `[tls]`) and serves HTTP/1.1 and
+//! HTTP/2 (prior knowledge, or ALPN `h2` over TLS) on them, within the configured limits,
+//! until told to stop.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
@@ -15,6 +16,7 @@ use super::caller::ConnectionInfo;
 use super::Proxy;
 use crate::config::LimitsConfig;
 use crate::metrics::GaugeGuard;
+use crate::tls::subject::subject_of;
 
 /// The HTTP server settings that enforce `[limits]`.
 pub fn http_builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
@@ -42,6 +44,10 @@ pub async fn accept_loop(
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(http_builder(&proxy.limits));
     let connections = Arc::new(Semaphore::new(proxy.limits.max_connections));
+    if let Some(tls) = &proxy.tls {
+        tls.clone()
+            .spawn_reloader(proxy.audit.clone(), stop.clone());
+    }
     loop {
         // Wait for a free connection slot before accepting, so excess clients queue in the
         // kernel's backlog instead of costing memory here.
@@ -66,26 +72,71 @@ pub async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let open = GaugeGuard::new(&proxy.metrics.open_connections);
-        let info = Arc::new(ConnectionInfo {
-            remote,
-            tls_client_subject: None,
-        });
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
         let proxy = proxy.clone();
-        let service = service_fn(move |request| {
-            let proxy = proxy.clone();
-            let info = info.clone();
-            async move { Ok::<_, Infallible>(proxy.handle(request, &info).await) }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        // The TLS handshake runs here, in the connection's own task, so a slow client
+        // never holds up the accept loop.
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, %remote, "client connection ended with an error");
-            }
-            drop((permit, open));
+            let _slot = (permit, open);
+            let Some(tls) = proxy.tls.clone() else {
+                let info = ConnectionInfo {
+                    remote,
+                    tls_client_subject: None,
+                };
+                return serve_connection(stream, info, proxy, &builder, watcher).await;
+            };
+            // The header read timeout bounds the handshake too (slowloris over TLS).
+            let timeout = proxy.limits.header_read_timeout;
+            let stream = match tokio::time::timeout(timeout, tls.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    // Info: under mutual TLS this is a refused client, worth seeing.
+                    tracing::info!(error = %e, %remote, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "TLS handshake not completed in time");
+                    return;
+                }
+            };
+            let tls_client_subject = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| subject_of(leaf));
+            let info = ConnectionInfo {
+                remote,
+                tls_client_subject,
+            };
+            serve_connection(stream, info, proxy, &builder, watcher).await;
         });
     }
     graceful
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on one connection (plain or TLS) until it closes.
+async fn serve_connection<I>(
+    io: I,
+    info: ConnectionInfo,
+    proxy: Arc<Proxy>,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let remote = info.remote;
+    let info = Arc::new(info);
+    let service = service_fn(move |request| {
+        let proxy = proxy.clone();
+        let info = info.clone();
+        async move { Ok::<_, Infallible>(proxy.handle(request, &info).await) }
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(error = %e, %remote, "client connection ended with an error");
+    }
 }

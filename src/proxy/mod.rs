@@ -7,9 +7,11 @@ pub mod caller;
 pub mod classify;
 pub mod error_answer;
 pub mod forward;
+pub mod forwarded_for;
 pub mod hop_by_hop;
 pub mod listener;
 mod pass_through;
+mod resign;
 pub mod serve;
 pub mod upstream;
 pub mod upstream_answer;
@@ -22,14 +24,18 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::audit::AuditLog;
-use crate::config::{Config, LimitsConfig};
+use crate::config::{Config, LimitsConfig, UpstreamMode};
+use crate::credentials::Credentials;
 use crate::metrics::{GaugeGuard, Metrics};
+use crate::tls::server::ServerTls;
 use body::ProxyBody;
 use caller::ConnectionInfo;
 use classify::{classify, Route};
+use forwarded_for::TrustedProxies;
+use resign::Resigner;
 use upstream::Upstream;
 
-pub use serve::serve;
+pub use serve::{serve, ServeError};
 
 /// Everything a request handler needs, shared by all connections.
 pub struct Proxy {
@@ -37,6 +43,12 @@ pub struct Proxy {
     pub audit: AuditLog,
     pub limits: LimitsConfig,
     pub metrics: Arc<Metrics>,
+    /// Resign mode's keys and policy; `None` in passthrough mode.
+    pub resign: Option<Resigner>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    /// The client-facing TLS configuration; `None`: plain HTTP.
+    pub tls: Option<Arc<ServerTls>>,
 }
 
 impl Proxy {
@@ -44,12 +56,22 @@ impl Proxy {
         config: &Config,
         audit: AuditLog,
         metrics: Arc<Metrics>,
-    ) -> Result<Proxy, upstream::UpstreamSetupError> {
+    ) -> Result<Proxy, ServeError> {
+        let resign = match config.upstream.mode {
+            UpstreamMode::Passthrough => None,
+            UpstreamMode::Resign => Some(Resigner {
+                credentials: Credentials::load(&config.credentials)?,
+                temporary_credentials: config.upstream.temporary_credentials,
+            }),
+        };
         Ok(Proxy {
             upstream: Upstream::new(&config.upstream)?,
             audit,
             limits: config.limits.clone(),
             metrics,
+            resign,
+            trusted_proxies: TrustedProxies::parse(&config.forwarding.trusted_proxies)?,
+            tls: config.tls.as_ref().map(ServerTls::new).transpose()?,
         })
     }
 
@@ -66,7 +88,13 @@ impl Proxy {
             request.headers(),
         );
         let (name, response) = match route {
-            Route::PassThrough => ("pass_through", self.pass_through(request).await),
+            Route::PassThrough => match &self.resign {
+                Some(resigner) => (
+                    "pass_through",
+                    self.resign_pass_through(resigner, request).await,
+                ),
+                None => ("pass_through", self.pass_through(request).await),
+            },
             Route::DeleteVirtualMfaDevice => (
                 "audited_delete",
                 self.audited_delete(request, connection, None).await,

@@ -29,6 +29,15 @@ pub enum ServeError {
     /// The upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] super::upstream::UpstreamSetupError),
+    /// A resign-mode secret key could not be loaded.
+    #[error("config key `{key}`: {0}", key = .0.key())]
+    Credentials(#[from] crate::credentials::CredentialError),
+    /// The client-facing TLS files could not be loaded.
+    #[error("config key `{key}`: {0}", key = .0.key())]
+    Tls(#[from] crate::tls::TlsError),
+    /// `forwarding.trusted_proxies` holds something that is not a CIDR.
+    #[error("config key `{key}`: {0}", key = .0.key())]
+    Forwarding(#[from] super::forwarded_for::BadTrustedProxy),
     /// The async runtime could not start.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
@@ -68,6 +77,9 @@ async fn run(config: Config) -> Result<(), ServeError> {
                 "listen": listener.local_addr().ok(),
                 "upstream": config.upstream.url,
                 "mode": config.upstream.mode,
+                "tls": config.tls.is_some(),
+                "mutual_tls": config.tls.as_ref().is_some_and(|t| t.client_ca_file.is_some()),
+                "trusted_proxies": config.forwarding.trusted_proxies,
                 "pid": std::process::id(),
             }),
         )))

@@ -38,6 +38,9 @@ pub enum UpstreamSetupError {
     /// `upstream.url` is not an absolute http(s) URL.
     #[error("upstream.url {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
+    /// The upstream TLS files (`upstream.ca_file`, client certificate) do not load.
+    #[error("config key `{key}`: {0}", key = .0.key())]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 #[derive(Clone)]
@@ -63,7 +66,7 @@ impl Upstream {
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_nodelay(true);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(crate::tls::client::client_config(config)?)
             .https_or_http()
             .enable_http1()
             .enable_http2()

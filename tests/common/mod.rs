@@ -5,6 +5,8 @@
 pub mod echo_upstream;
 pub mod process;
 pub mod raw_http;
+pub mod rsyslog;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +26,7 @@ pub fn repo_root() -> PathBuf {
 /// The Python interpreter of the virtual environment holding the Huawei Cloud SDK
 /// (`.ci/run` and `scripts/setup-python` create `.venv`).
 pub fn python() -> PathBuf {
-    let path = std::env::var_os("MFA_AUDIT_PROXY_PYTHON")
+    let path = std::env::var_os("AUDIT_PROXY_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
     assert!(
