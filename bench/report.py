@@ -144,6 +144,13 @@ def main():
         f"fdatasync of a 601-byte append on the audit file system: median {meta['fdatasync']['median_ms']:.2f} ms, "
         f"p90 {meta['fdatasync']['p90_ms']:.2f} ms, p99 {meta['fdatasync']['p99_ms']:.2f} ms"
         if "fdatasync" in meta else "fdatasync: not measured",
+        "audit writer batching (from /metrics): "
+        + (", ".join(
+            f"{t} {b['records']} records in {b['syncs']} fdatasyncs ({b['records'] / b['syncs']:.1f} records per sync)"
+            if b["syncs"]
+            else f"{t} {b['records']} records, no fdatasync"
+            for t, b in meta.get("audit_batching", {}).items()
+        ) or "not reported"),
         f"release binary: {meta['binary_bytes'] / 1e6:.1f} MB as built (debug = 1: line tables), "
         f"{meta['binary_stripped_bytes'] / 1e6:.1f} MB stripped",
         "",
