@@ -140,6 +140,9 @@ pub struct LimitsConfig {
     /// A client must send a whole request head within this time (slowloris).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// Largest request head accepted, in bytes.
     pub max_header_bytes: usize,
     /// Most header fields accepted in one request.
@@ -154,6 +157,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_body_bytes: 12 * 1024 * 1024,

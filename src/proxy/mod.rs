@@ -9,6 +9,7 @@ pub mod error_answer;
 pub mod forward;
 pub mod forwarded_for;
 pub mod hop_by_hop;
+pub mod idle;
 pub mod listener;
 mod pass_through;
 mod resign;
