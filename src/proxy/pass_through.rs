@@ -8,7 +8,6 @@ use hyper::body::Incoming;
 use super::body::{stream, ProxyBody};
 use super::error_answer::ProxyError;
 use super::forward::{client_response, upstream_request};
-use super::upstream::UpstreamError;
 use super::Proxy;
 
 impl Proxy {
@@ -41,10 +40,7 @@ impl Proxy {
             Ok(response) => client_response(response),
             Err(e) => {
                 tracing::warn!(error = %e, "pass-through request got no upstream answer");
-                let kind = match e {
-                    UpstreamError::Timeout { .. } => ProxyError::UpstreamTimeout,
-                    UpstreamError::Unreachable { .. } => ProxyError::UpstreamUnreachable,
-                };
+                let kind = ProxyError::for_upstream(&e);
                 kind.answer(&e.to_string(), None)
             }
         }

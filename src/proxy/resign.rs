@@ -19,7 +19,7 @@ use super::body::{empty, full, ProxyBody};
 use super::error_answer::ProxyError;
 use super::forward::{client_response, upstream_request};
 use super::hop_by_hop::strip_hop_by_hop;
-use super::upstream::{Upstream, UpstreamError};
+use super::upstream::Upstream;
 use super::Proxy;
 use crate::audit::record::Caller;
 use crate::config::TemporaryCredentials;
@@ -245,10 +245,7 @@ impl Proxy {
             Ok(response) => client_response(response),
             Err(e) => {
                 tracing::warn!(error = %e, "pass-through request got no upstream answer");
-                let kind = match e {
-                    UpstreamError::Timeout { .. } => ProxyError::UpstreamTimeout,
-                    UpstreamError::Unreachable { .. } => ProxyError::UpstreamUnreachable,
-                };
+                let kind = ProxyError::for_upstream(&e);
                 kind.answer(&e.to_string(), None)
             }
         }
