@@ -70,19 +70,36 @@ pub async fn accept_loop(
             remote,
             tls_client_subject: None,
         });
+        let header_read_timeout = proxy.limits.header_read_timeout;
         let proxy = proxy.clone();
         let service = service_fn(move |request| {
             let proxy = proxy.clone();
             let info = info.clone();
             async move { Ok::<_, Infallible>(proxy.handle(request, &info).await) }
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let mut stopping = stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, %remote, "client connection ended with an error");
+            // hyper's header_read_timeout starts only once the first bytes have told
+            // HTTP/1 from HTTP/2: without this wait, a client that sends nothing would
+            // hold its connection slot (`max_connections`) forever.
+            let mut first = [0u8; 1];
+            let spoke = tokio::select! {
+                peeked = tokio::time::timeout(header_read_timeout, stream.peek(&mut first)) => {
+                    matches!(peeked, Ok(Ok(n)) if n > 0)
+                }
+                _ = stopping.wait_for(|stop| *stop) => false,
+            };
+            if spoke {
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned();
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(error = %e, %remote, "client connection ended with an error");
+                }
+            } else {
+                tracing::debug!(%remote, "client connection closed: nothing sent within header_read_timeout");
             }
             drop((permit, open));
         });
