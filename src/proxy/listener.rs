@@ -82,12 +82,11 @@ pub async fn accept_loop(
         let mut stopping = stop.clone();
         tokio::spawn(async move {
             // hyper's header_read_timeout starts only once the first bytes have told
-            // HTTP/1 from HTTP/2: without this wait, a client that sends nothing would
-            // hold its connection slot (`max_connections`) forever.
-            let mut first = [0u8; 1];
+            // HTTP/1 from HTTP/2: without this wait, a client that sends nothing (or part
+            // of the HTTP/2 preface) would hold its `max_connections` slot forever.
             let spoke = tokio::select! {
-                peeked = tokio::time::timeout(header_read_timeout, stream.peek(&mut first)) => {
-                    matches!(peeked, Ok(Ok(n)) if n > 0)
+                decided = tokio::time::timeout(header_read_timeout, protocol_decided(&stream)) => {
+                    matches!(decided, Ok(true))
                 }
                 _ = stopping.wait_for(|stop| *stop) => false,
             };
@@ -99,10 +98,29 @@ pub async fn accept_loop(
                     tracing::debug!(error = %e, %remote, "client connection ended with an error");
                 }
             } else {
-                tracing::debug!(%remote, "client connection closed: nothing sent within header_read_timeout");
+                tracing::debug!(%remote, "client connection closed: no request began within header_read_timeout");
             }
             drop((permit, open));
         });
     }
     graceful
+}
+
+/// The HTTP/2 connection preface (RFC 9113 section 3.4): hyper-util reads as much of it
+/// as the client sends before serving either protocol.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Waits until the client's first bytes tell HTTP/1 from HTTP/2, without consuming them;
+/// false if the client closes first.
+async fn protocol_decided(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; H2_PREFACE.len()];
+    loop {
+        match stream.peek(&mut first).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) if n == H2_PREFACE.len() || first[..n] != H2_PREFACE[..n] => return true,
+            // Part of the preface: `peek` would return the same bytes at once, so wait a
+            // little for the rest (only HTTP/2 clients, which send it whole, and slow ones).
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
 }
