@@ -137,21 +137,35 @@ fn header_read_timeout_closes_a_slow_head_while_others_are_served() {
 }
 
 #[test]
-fn header_read_timeout_closes_a_connection_that_sends_nothing() {
+fn header_read_timeout_closes_connections_that_never_begin_a_request() {
     let sim = sim();
     let proxy = start(&sim.url(), "", "[limits]\nheader_read_timeout = \"1s\"");
-    let mut silent = TcpStream::connect(&proxy.addr).unwrap();
-    let (closed, _) = read_until_closed(&mut silent, Duration::from_secs(4));
-    println!("silent connection closed after {closed:?}");
-    let closed = closed.expect("a connection that sends nothing is closed like a slow head");
-    assert!(
-        closed >= Duration::from_millis(900),
-        "closed early: {closed:?}"
-    );
-    assert!(
-        closed < Duration::from_millis(2500),
-        "closed late: {closed:?}"
-    );
+    // Nothing at all, and the start of the HTTP/2 preface (which the server must read
+    // whole to tell HTTP/1 from HTTP/2).
+    for (what, first) in [
+        ("nothing", &b""[..]),
+        ("part of the HTTP/2 preface", b"PRI * HT"),
+    ] {
+        let mut silent = TcpStream::connect(&proxy.addr).unwrap();
+        silent.write_all(first).unwrap();
+        let (closed, _) = read_until_closed(&mut silent, Duration::from_secs(4));
+        println!("a client that sent {what} was closed after {closed:?}");
+        let closed = closed.unwrap_or_else(|| panic!("a client that sent {what} stays open"));
+        assert!(
+            closed >= Duration::from_millis(900),
+            "closed early: {closed:?}"
+        );
+        assert!(
+            closed < Duration::from_millis(2500),
+            "closed late: {closed:?}"
+        );
+    }
+    // A keep-alive connection idle after its request is closed the same way.
+    let mut idle = TcpStream::connect(&proxy.addr).unwrap();
+    assert_eq!(get_keep_alive(&mut idle, &proxy.addr), 200);
+    let (closed, _) = read_until_closed(&mut idle, Duration::from_secs(4));
+    println!("an idle keep-alive connection was closed after {closed:?}");
+    assert!(closed.is_some_and(|c| c < Duration::from_millis(2500)));
 }
 
 #[test]
