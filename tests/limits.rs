@@ -6,7 +6,7 @@
 //! which never reaches the upstream whole), `max_connections` (a third connection waits for a slot).
 //! `[upstream]`: `connect_timeout` (a loopback listener whose accept queue is full drops
 //! SYNs), `request_timeout` (504), `pool_idle_timeout` (idle pooled connections closed
-//! before the upstream would).
+//! before the upstream would). Zero for a count or timeout is a configuration error.
 
 mod common;
 
@@ -442,4 +442,35 @@ fn idle_pooled_upstream_connections_are_closed_first() {
     std::thread::sleep(Duration::from_millis(2000).saturating_sub(last_use.elapsed()));
     assert_eq!(get(), 200);
     assert_eq!(opened.load(SeqCst), 2, "a new connection after 2 s idle");
+}
+
+#[test]
+fn zero_limits_are_configuration_errors() {
+    // A proxy with `max_connections = 0` would start, report ready and serve nobody.
+    for (section, key) in [
+        ("limits", "max_connections = 0"),
+        ("limits", "max_headers = 0"),
+        ("limits", "max_header_bytes = 0"),
+        ("limits", "header_read_timeout = \"0s\""),
+        ("upstream", "connect_timeout = \"0s\""),
+        ("upstream", "request_timeout = \"0s\""),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (upstream, rest) = if section == "limits" {
+            ("", format!("[limits]\n{key}"))
+        } else {
+            (key, String::new())
+        };
+        let config = write_config(dir.path(), "http://127.0.0.1:9", "", upstream, &rest);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-audit-proxy"))
+            .args(["check-config", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let name = format!("{section}.{}", key.split(' ').next().unwrap());
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&name), "{stderr:?} names {name}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    }
 }
