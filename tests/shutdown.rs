@@ -1,7 +1,8 @@
 //! Issue #6: an orderly stop. SIGTERM under load: the proxy stops accepting, lets the calls
 //! in flight finish (each with its `completed` record and its answer), writes
 //! `ProxyStopped` and exits 0 within the grace period. A slow call in flight when SIGTERM
-//! arrives is completed, not cut off.
+//! arrives is completed, not cut off; one that outlasts the grace period is cut off,
+//! recorded as such (`drained: false`) and left `unknown`.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::process::{Command, ExitStatus};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::load::{self, assert_verifies, write_config, Load};
+use common::load::{self, assert_verifies, query_calls, write_config, Load};
 use common::raw_http::{self, header};
 use common::*;
 
@@ -43,11 +44,15 @@ fn wait_exit(proxy: &mut ProxyProcess, within: Duration) -> ExitStatus {
 }
 
 fn start_proxy(upstream: &str) -> ProxyProcess {
+    start_proxy_with_grace(upstream, GRACE)
+}
+
+fn start_proxy_with_grace(upstream: &str, grace: Duration) -> ProxyProcess {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
         upstream,
-        &format!("shutdown_grace = \"{}s\"", GRACE.as_secs()),
+        &format!("shutdown_grace = \"{}ms\"", grace.as_millis()),
         "request_timeout = \"5s\"",
         "",
     );
@@ -216,4 +221,53 @@ fn slow_call_in_flight_is_completed_not_cut_off() {
         "slow-0000000000000000000000000001"
     );
     assert_stopped_cleanly(&proxy);
+}
+
+#[test]
+fn call_outlasting_the_grace_period_is_cut_off_and_left_unknown() {
+    let (upstream, upstream_started) = slow_upstream(Duration::from_secs(4));
+    let mut proxy = start_proxy_with_grace(&upstream, Duration::from_secs(1));
+    let addr = proxy.addr.clone();
+    let client = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .write_all(
+                format!(
+                    "DELETE /v5/virtual-mfa-devices?user_id={USER_ID}&serial_number=slow HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+        answer
+    });
+    upstream_started
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the call reached the upstream");
+    let signalled = Instant::now();
+    sigterm(&proxy);
+    let exit = wait_exit(&mut proxy, Duration::from_secs(5));
+    let took = signalled.elapsed();
+    assert!(exit.success(), "exit {exit}: {}", proxy.stderr());
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "waited the grace period, no longer: {took:?}"
+    );
+    assert!(
+        client.join().unwrap().is_empty(),
+        "no answer: the call was cut off"
+    );
+
+    let records = audit_records(&proxy.audit_dir());
+    let last = records.last().unwrap();
+    assert_eq!(last["event"], "ProxyStopped", "{last}");
+    assert_eq!(last["details"]["drained"], false, "{last}");
+    let calls = query_calls(&proxy.audit_dir());
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["outcome"]["result"], "unknown", "{}", calls[0]);
+    assert_verifies(&proxy.audit_dir());
 }
