@@ -159,7 +159,7 @@ impl Drop for Load {
     }
 }
 
-/// Runs `total` deletions at `concurrency` to completion on the current thread.
+/// Runs `total` deletions at `concurrency` to completion; the answers in request order.
 pub fn run_blocking(
     proxy_addr: &str,
     first: usize,
