@@ -90,14 +90,19 @@ fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
 }
 
 /// Sends deletions from device `*next` on until one is refused with 503; every refused
-/// one must not have reached the upstream.
-fn delete_until_refused(setup: &Setup, proxy: &ProxyProcess, next: &mut usize) -> usize {
+/// one must not have reached the upstream. Collects the audit IDs answered 204.
+fn delete_until_refused(
+    setup: &Setup,
+    proxy: &ProxyProcess,
+    next: &mut usize,
+    succeeded: &mut Vec<String>,
+) -> usize {
     for _ in 0..500 {
         let before = setup.requests();
         let (status, audit_id, body) = delete(proxy, *next);
         *next += 1;
         match status {
-            204 => continue,
+            204 => succeeded.push(audit_id.expect("X-Audit-Id")),
             503 => {
                 assert_eq!(body["error_code"], "MAP.0503", "{body}");
                 assert!(audit_id.is_some(), "X-Audit-Id on the refusal");
@@ -123,7 +128,8 @@ fn fails_closed_then_resumes(
     mut next: usize,
     clear: impl FnOnce(&ProxyProcess),
 ) {
-    let refused = delete_until_refused(setup, &proxy, &mut next);
+    let mut succeeded = Vec::new();
+    let refused = delete_until_refused(setup, &proxy, &mut next, &mut succeeded);
     wait_for("/readyz turns 503", Duration::from_secs(5), || {
         readyz(&proxy) == 503
     });
@@ -163,6 +169,17 @@ fn fails_closed_then_resumes(
     assert!(proxy.terminate().success(), "{}", proxy.stderr());
 
     let dir = setup.audit_dir();
+    // Deletions answered 204 as the disk filled up: a `completed` record that could not
+    // be written then was kept and written once the disk came back.
+    let records = all_call_records(&dir);
+    for id in &succeeded {
+        let stages: Vec<_> = records
+            .iter()
+            .filter(|r| r["audit_id"] == id.as_str())
+            .map(|r| r["stage"].as_str().unwrap())
+            .collect();
+        assert_eq!(stages, ["received", "completed"], "call {id}");
+    }
     let stages: Vec<_> = call_records(&dir, &audit_id)
         .iter()
         .map(|r| r["stage"].as_str().unwrap().to_string())
