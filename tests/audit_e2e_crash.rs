@@ -1,4 +1,4 @@
-//! SIGKILL during load, three times, each time restarting the proxy on the same audit
+//! SIGKILL during load, five times, each time restarting the proxy on the same audit
 //! directory: nothing the client or the upstream saw is missing from the log.
 //!
 //! - every deletion answered 204 has both its `received` and `completed` records;
@@ -20,8 +20,8 @@ use common::*;
 
 const PER_ROUND: usize = 1_500;
 const CONCURRENCY: usize = 32;
-/// Answers seen before the kill, per round: early, middle, late.
-const KILL_AFTER: [usize; 3] = [50, 400, 900];
+/// Answers seen before the kill, per round: early to late.
+const KILL_AFTER: [usize; 5] = [50, 400, 900, 150, 1200];
 
 fn start(base: &Path, config: &Path) -> ProxyProcess {
     let run_dir = tempfile::tempdir_in(base).expect("run dir");
@@ -54,7 +54,14 @@ fn sigkill_under_load_loses_no_answered_or_performed_deletion() {
     load::preload_devices(&sim.addr, devices);
 
     let base = tempfile::tempdir().unwrap();
-    let config = write_config(base.path(), &sim.url(), "", "request_timeout = \"5s\"", "");
+    // Small files, so kills also land around rotations and their signed checkpoints.
+    let config = write_config(
+        base.path(),
+        &sim.url(),
+        "",
+        "request_timeout = \"5s\"",
+        "rotate_bytes = 65536",
+    );
     let audit_dir = base.path().join("audit");
 
     let mut answers: Vec<Answer> = Vec::new();
@@ -175,8 +182,19 @@ fn sigkill_under_load_loses_no_answered_or_performed_deletion() {
         recovered, 1,
         "the torn tail left after round 1 was moved aside"
     );
+    let files = std::fs::read_dir(&audit_dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jsonl")
+        })
+        .count();
+    assert!(files > 3, "rotations happened: {files} files");
     println!(
-        "{} requests, {} answered 204, {performed} deletions performed, {unknown} calls unknown after the kills, {recovered} torn tails moved aside, {:?}",
+        "{} requests, {} answered 204, {performed} deletions performed, {unknown} calls unknown after the kills, {recovered} torn tails moved aside, {files} audit files, {:?}",
         answers.len(),
         ok.len(),
         started.elapsed()
