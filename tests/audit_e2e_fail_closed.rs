@@ -29,6 +29,11 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
+        Setup::with_audit("")
+    }
+
+    /// With more `[audit]` keys.
+    fn with_audit(audit: &str) -> Setup {
         let sim = SimulatorProcess::start(&["--no-verify"]);
         load::preload_devices(&sim.addr, DEVICES);
         let base = tempfile::tempdir().unwrap();
@@ -38,7 +43,7 @@ impl Setup {
             &sim.url(),
             "",
             "request_timeout = \"5s\"",
-            "completed_retry_for = \"1s\"",
+            &format!("completed_retry_for = \"1s\"\n{audit}"),
         );
         Setup { sim, base, config }
     }
@@ -263,6 +268,17 @@ impl Drop for Tmpfs {
 #[test]
 fn full_disk_on_a_small_tmpfs() {
     let setup = Setup::new();
+    let Some(disk) = Tmpfs::mount(&setup.audit_dir(), "64k") else {
+        return;
+    };
+    let proxy = setup.start_proxy();
+    fails_closed_then_resumes(&setup, proxy, 0, |_| disk.resize("4m"));
+}
+
+#[test]
+fn full_disk_while_rotating_small_files() {
+    // Rotation writes a signed checkpoint and opens a new file: both meet the full disk.
+    let setup = Setup::with_audit("rotate_bytes = 4096");
     let Some(disk) = Tmpfs::mount(&setup.audit_dir(), "64k") else {
         return;
     };
