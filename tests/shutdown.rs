@@ -2,7 +2,8 @@
 //! in flight finish (each with its `completed` record and its answer), writes
 //! `ProxyStopped` and exits 0 within the grace period. A slow call in flight when SIGTERM
 //! arrives is completed, not cut off; one that outlasts the grace period is cut off,
-//! recorded as such (`drained: false`) and left `unknown`.
+//! recorded as such (`drained: false`) and left `unknown`. A stop while the audit log
+//! cannot be written exits non-zero, promptly.
 
 mod common;
 
@@ -270,4 +271,63 @@ fn call_outlasting_the_grace_period_is_cut_off_and_left_unknown() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["outcome"]["result"], "unknown", "{}", calls[0]);
     assert_verifies(&proxy.audit_dir());
+}
+
+#[test]
+fn sigterm_while_the_audit_log_cannot_be_written() {
+    let sim = SimulatorProcess::start(&["--no-verify", "--device", &format!("{USER_ID}:s1")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim.url(),
+        "shutdown_grace = \"10s\"",
+        "",
+        "completed_retry_for = \"1s\"",
+    );
+    let audit = dir.path().join("audit");
+    let moved = dir.path().join("audit.moved");
+    let mut proxy = ProxyProcess::start_with_config(tempfile::tempdir().unwrap(), config.clone());
+    std::fs::rename(&audit, &moved).unwrap();
+    std::fs::write(&audit, b"not a directory").unwrap();
+    let signalled = Instant::now();
+    sigterm(&proxy);
+    let exit = wait_exit(&mut proxy, Duration::from_secs(10));
+    let took = signalled.elapsed();
+    // The stop record cannot be written: the proxy waits `completed_retry_for` for it,
+    // then exits non-zero saying why, instead of hanging or claiming a clean stop.
+    assert!(!exit.success(), "{exit}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    let stderr = proxy.stderr();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("mfa-audit-proxy: audit record not yet written")),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(&audit).unwrap();
+    std::fs::rename(&moved, &audit).unwrap();
+    assert_verifies(&audit);
+    // The next start continues the chain.
+    let mut proxy = ProxyProcess::start_with_config(tempfile::tempdir().unwrap(), config);
+    assert!(proxy.terminate().success(), "{}", proxy.stderr());
+    let events: Vec<_> = audit_records(&audit)
+        .iter()
+        .map(|r| r["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(events, ["ProxyStarted", "ProxyStarted", "ProxyStopped"]);
+    assert_verifies(&audit);
+}
+
+#[test]
+fn sigterm_right_after_start_is_an_orderly_stop() {
+    // Scripts take "listening on" as the sign the proxy is up; a stop sent at once must
+    // find the signal handlers installed already.
+    for _ in 0..20 {
+        let mut proxy = start_proxy("http://127.0.0.1:9");
+        sigterm(&proxy);
+        let exit = wait_exit(&mut proxy, GRACE);
+        assert!(exit.success(), "{exit}: {}", proxy.stderr());
+        assert_stopped_cleanly(&proxy);
+    }
 }
