@@ -330,6 +330,30 @@ impl Config {
                 ));
             }
         }
+        // Zero would leave a proxy that starts, says it is ready and serves nobody
+        // (max_connections = 0 never accepts; a zero timeout fails every request).
+        for (key, zero) in [
+            ("limits.max_connections", self.limits.max_connections == 0),
+            ("limits.max_headers", self.limits.max_headers == 0),
+            ("limits.max_header_bytes", self.limits.max_header_bytes == 0),
+            ("limits.idle_timeout", self.limits.idle_timeout.is_zero()),
+            (
+                "limits.header_read_timeout",
+                self.limits.header_read_timeout.is_zero(),
+            ),
+            (
+                "upstream.connect_timeout",
+                self.upstream.connect_timeout.is_zero(),
+            ),
+            (
+                "upstream.request_timeout",
+                self.upstream.request_timeout.is_zero(),
+            ),
+        ] {
+            if zero {
+                return Err(ConfigError::key(key, "must be greater than 0"));
+            }
+        }
         if self.upstream.mode == UpstreamMode::Resign && self.credentials.is_empty() {
             return Err(ConfigError::key(
                 "credentials",

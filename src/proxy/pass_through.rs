@@ -1,8 +1,11 @@
 //! Everything that is not the audited call: forwarded as is, bodies streamed both ways.
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
 use http::header::CONTENT_LENGTH;
 use http::{Request, Response};
-use http_body_util::Limited;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
 use super::body::{stream, ProxyBody};
@@ -25,11 +28,18 @@ impl Proxy {
                 None,
             );
         }
-        // A chunked body is cut off at the limit: the upstream sees a broken request.
-        let body = stream(Limited::new(
-            body,
-            usize::try_from(limit).unwrap_or(usize::MAX),
-        ));
+        // A chunked body is cut off at the limit: the upstream sees a broken request, and
+        // the client gets 413 (its fault), not 502.
+        let over_limit = Arc::new(AtomicBool::new(false));
+        let tripped = over_limit.clone();
+        let body = stream(
+            Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).map_err(move |e| {
+                if e.is::<LengthLimitError>() {
+                    tripped.store(true, Relaxed);
+                }
+                e
+            }),
+        );
         match self
             .send_upstream(
                 "pass_through",
@@ -38,6 +48,10 @@ impl Proxy {
             .await
         {
             Ok(response) => client_response(response),
+            Err(_) if over_limit.load(Relaxed) => ProxyError::BodyTooLarge.answer(
+                &format!("request bodies are limited to {limit} bytes"),
+                None,
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "pass-through request got no upstream answer");
                 let kind = ProxyError::for_upstream(&e);

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod echo_upstream;
+pub mod load;
 pub mod process;
 pub mod raw_http;
 pub mod rsyslog;
