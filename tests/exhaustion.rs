@@ -187,3 +187,24 @@ fn idle_keep_alive_connections_are_closed() {
         "{took:?}"
     );
 }
+
+#[test]
+fn idle_http2_connections_are_closed() {
+    let sim = SimulatorProcess::start(&["--no-verify"]);
+    let proxy = proxy_with(&sim, "header_read_timeout = \"1s\"");
+    let mut stream = TcpStream::connect(&proxy.addr).unwrap();
+    // The whole HTTP/2 preface and an empty SETTINGS frame, then silence.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(6)))
+        .unwrap();
+    let started = Instant::now();
+    let mut everything = Vec::new();
+    let _ = stream.read_to_end(&mut everything); // the server's SETTINGS, then EOF
+    let took = started.elapsed();
+    println!("idle HTTP/2 connection closed after {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    served_within(&proxy, Duration::from_secs(2));
+}
