@@ -51,6 +51,9 @@ impl Activity {
     /// Resolves once the connection has been quiet for its limit with nothing in flight:
     /// `before_first` until a request has been seen, `between` after.
     pub async fn idle(&self, before_first: Duration, between: Duration) {
+        // A request can start at any moment and change which limit applies, so sleep
+        // only until the earliest deadline either limit allows, then look again.
+        let shortest = before_first.min(between);
         loop {
             let limit = if self.requests.load(Relaxed) == 0 {
                 before_first
@@ -58,12 +61,13 @@ impl Activity {
                 between
             };
             let quiet_since = self.started + Duration::from_millis(self.last_ms.load(Relaxed));
-            let deadline = quiet_since + limit;
-            if Instant::now() >= deadline && self.in_flight.load(Relaxed) == 0 {
+            let now = Instant::now();
+            if now >= quiet_since + limit && self.in_flight.load(Relaxed) == 0 {
                 return;
             }
-            // While a request is in flight, look again a little later.
-            let wake = deadline.max(Instant::now() + Duration::from_millis(250));
+            let wake = (quiet_since + shortest)
+                .max(now + Duration::from_millis(100))
+                .min(now + shortest);
             tokio::time::sleep_until(wake.into()).await;
         }
     }
@@ -140,5 +144,46 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_between_requests_limit_applies_once_a_request_was_seen() {
+        // The idle watch starts before the first request (a long limit), then a request
+        // comes and goes: the short limit must apply without waiting out the long one.
+        let activity = Activity::new();
+        let watch = activity.clone();
+        let started = Instant::now();
+        let idle = tokio::spawn(async move {
+            watch
+                .idle(Duration::from_secs(30), Duration::from_millis(200))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(activity.request());
+        tokio::time::timeout(Duration::from_secs(5), idle)
+            .await
+            .expect("closed well before the 30 s first-request limit")
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn a_request_in_flight_is_never_idle() {
+        let activity = Activity::new();
+        let in_flight = activity.request();
+        let idle = activity.idle(Duration::from_millis(50), Duration::from_millis(50));
+        assert!(tokio::time::timeout(Duration::from_millis(400), idle)
+            .await
+            .is_err());
+        drop(in_flight);
+        let idle = activity.idle(Duration::from_millis(50), Duration::from_millis(50));
+        assert!(tokio::time::timeout(Duration::from_secs(2), idle)
+            .await
+            .is_ok());
     }
 }
