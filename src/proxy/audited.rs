@@ -104,12 +104,7 @@ impl Proxy {
                 let kind = ProxyError::for_upstream(&e);
                 let message = e.to_string();
                 tracing::warn!(audit_id = %call.audit_id, error = %message, "audited deletion got no upstream answer");
-                let outcome = Outcome {
-                    result: CallResult::UpstreamError,
-                    status: kind.status().as_u16(),
-                    error_code: Some(kind.code().to_string()),
-                    error_msg: Some(message.clone()),
-                };
+                let outcome = proxy_outcome(kind, &message);
                 (kind.answer(&message, Some(&call.audit_id)), outcome, None)
             }
         };
