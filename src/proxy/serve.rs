@@ -126,13 +126,17 @@ async fn run(config: Config) -> Result<(), ServeError> {
         tracing::warn!(grace = ?config.shutdown_grace, "grace period over with calls still in flight");
     }
     let _ = admin_task.await;
-    audit
+    let stopped = audit
         .append(Entry::Lifecycle(LifecycleRecord::new(
             "ProxyStopped",
             serde_json::json!({ "signal": signal, "drained": drained }),
         )))
-        .await?;
-    audit.shutdown().await?;
+        .await;
+    // The writer's shutdown writes the final checkpoint and reports anything it could not
+    // write; it runs even when the stop record failed, so nothing pending goes unreported.
+    let shut_down = audit.shutdown().await;
+    stopped?;
+    shut_down?;
     tracing::info!("stopped");
     Ok(())
 }
