@@ -3,6 +3,7 @@
 
 mod audited;
 pub mod body;
+pub mod body_limit;
 pub mod caller;
 pub mod classify;
 pub mod error_answer;

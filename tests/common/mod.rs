@@ -68,6 +68,16 @@ pub fn sdk_call(endpoint: &str, ak: &str, sk: &str, op_args: &[&str]) -> serde_j
     })
 }
 
+/// The serial numbers in what `sdk_client.py list` printed.
+pub fn listed_serials(list: &serde_json::Value) -> Vec<&str> {
+    list["mfa_devices"]
+        .as_array()
+        .expect("mfa_devices is a list")
+        .iter()
+        .map(|d| d["serial_number"].as_str().expect("serial_number"))
+        .collect()
+}
+
 /// Every record in the audit directory's `.jsonl` files, in file order.
 pub fn audit_records(dir: &Path) -> Vec<serde_json::Value> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
