@@ -178,8 +178,10 @@ fn sigkill_under_load_loses_no_answered_or_performed_deletion() {
         .iter()
         .filter(|r| r["event"] == "AuditLogRecovered")
         .count();
-    assert_eq!(
-        recovered, 1,
+    // At least the tail torn by hand after round 1; a SIGKILL can also cut a large batch
+    // write short (the kernel stops a write at a fatal signal), which recovery handles too.
+    assert!(
+        recovered >= 1,
         "the torn tail left after round 1 was moved aside"
     );
     let files = std::fs::read_dir(&audit_dir)
