@@ -140,6 +140,9 @@ pub struct LimitsConfig {
     /// A client must send a whole request head within this time (slowloris).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// Largest request head accepted, in bytes.
     pub max_header_bytes: usize,
     /// Most header fields accepted in one request.
@@ -154,6 +157,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_body_bytes: 12 * 1024 * 1024,
@@ -324,6 +328,30 @@ impl Config {
                     "tls.reload_interval",
                     "must be more than zero",
                 ));
+            }
+        }
+        // Zero would leave a proxy that starts, says it is ready and serves nobody
+        // (max_connections = 0 never accepts; a zero timeout fails every request).
+        for (key, zero) in [
+            ("limits.max_connections", self.limits.max_connections == 0),
+            ("limits.max_headers", self.limits.max_headers == 0),
+            ("limits.max_header_bytes", self.limits.max_header_bytes == 0),
+            ("limits.idle_timeout", self.limits.idle_timeout.is_zero()),
+            (
+                "limits.header_read_timeout",
+                self.limits.header_read_timeout.is_zero(),
+            ),
+            (
+                "upstream.connect_timeout",
+                self.upstream.connect_timeout.is_zero(),
+            ),
+            (
+                "upstream.request_timeout",
+                self.upstream.request_timeout.is_zero(),
+            ),
+        ] {
+            if zero {
+                return Err(ConfigError::key(key, "must be greater than 0"));
             }
         }
         if self.upstream.mode == UpstreamMode::Resign && self.credentials.is_empty() {

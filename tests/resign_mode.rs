@@ -201,13 +201,7 @@ fn sdk_deletes_and_lists_through_resign_proxy() {
 
     let list = sdk_call(&proxy.url(), AK, SK, &["list"]);
     assert_eq!(list["ok"], true, "{list}");
-    let serials: Vec<&str> = list["mfa_devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["serial_number"].as_str().unwrap())
-        .collect();
-    assert_eq!(serials, vec![SERIAL_2]);
+    assert_eq!(listed_serials(&list), vec![SERIAL_2]);
 
     let stats = sim.stats();
     assert_eq!(stats["deletions_performed"], 1);

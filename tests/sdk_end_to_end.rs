@@ -185,13 +185,7 @@ fn sdk_deletion_outcomes_are_answered_and_audited() {
     let calls_before = all_call_records(&proxy.audit_dir()).len();
     let list = sdk_call(&endpoint, AK, SK, &["list"]);
     assert_eq!(list["ok"], true, "{list}");
-    let serials: Vec<&str> = list["mfa_devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["serial_number"].as_str().unwrap())
-        .collect();
-    assert_eq!(serials, vec![SERIAL_2]);
+    assert_eq!(listed_serials(&list), vec![SERIAL_2]);
     assert!(
         list["x_audit_id"].is_null(),
         "pass-through calls carry no X-Audit-Id"

@@ -29,8 +29,11 @@ pub enum Stage {
     Completed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `outcome.result`. Also the values of `query --result`, where `unknown` selects calls
+/// without a `completed` stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum CallResult {
     /// The upstream answered 2xx.
     Success,

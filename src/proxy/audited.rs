@@ -101,18 +101,10 @@ impl Proxy {
         let (response, outcome, request_id) = match self.exchange(forwarded).await {
             Ok((response, outcome, request_id)) => (response, outcome, request_id),
             Err(e) => {
-                let kind = match e {
-                    UpstreamError::Timeout { .. } => ProxyError::UpstreamTimeout,
-                    UpstreamError::Unreachable { .. } => ProxyError::UpstreamUnreachable,
-                };
+                let kind = ProxyError::for_upstream(&e);
                 let message = e.to_string();
                 tracing::warn!(audit_id = %call.audit_id, error = %message, "audited deletion got no upstream answer");
-                let outcome = Outcome {
-                    result: CallResult::UpstreamError,
-                    status: kind.status().as_u16(),
-                    error_code: Some(kind.code().to_string()),
-                    error_msg: Some(message.clone()),
-                };
+                let outcome = proxy_outcome(kind, &message);
                 (kind.answer(&message, Some(&call.audit_id)), outcome, None)
             }
         };

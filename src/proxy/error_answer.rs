@@ -26,6 +26,14 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// The answer for an upstream that gave none: 504 on timeout, 502 otherwise.
+    pub fn for_upstream(error: &super::upstream::UpstreamError) -> ProxyError {
+        match error {
+            super::upstream::UpstreamError::Timeout { .. } => ProxyError::UpstreamTimeout,
+            super::upstream::UpstreamError::Unreachable { .. } => ProxyError::UpstreamUnreachable,
+        }
+    }
+
     pub fn status(self) -> StatusCode {
         match self {
             ProxyError::InvalidRequest => StatusCode::BAD_REQUEST,

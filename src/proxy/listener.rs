@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use super::caller::ConnectionInfo;
+use super::idle::{Activity, IdleIo};
 use super::Proxy;
 use crate::config::LimitsConfig;
 use crate::metrics::GaugeGuard;
@@ -128,15 +129,32 @@ async fn serve_connection<I>(
 {
     let remote = info.remote;
     let info = Arc::new(info);
+    let activity = Activity::new();
+    let limits = proxy.limits.clone();
+    let in_service = activity.clone();
     let service = service_fn(move |request| {
         let proxy = proxy.clone();
         let info = info.clone();
-        async move { Ok::<_, Infallible>(proxy.handle(request, &info).await) }
+        let in_flight = in_service.request();
+        async move {
+            let response = proxy.handle(request, &info).await;
+            drop(in_flight);
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = builder
-        .serve_connection(TokioIo::new(io), service)
+        .serve_connection(TokioIo::new(IdleIo::new(io, activity.clone())), service)
         .into_owned();
-    if let Err(e) = watcher.watch(connection).await {
+    let connection = watcher.watch(connection);
+    tokio::pin!(connection);
+    let closed = tokio::select! {
+        closed = connection.as_mut() => closed,
+        _ = activity.idle(limits.header_read_timeout, limits.idle_timeout) => {
+            tracing::debug!(%remote, "closing an idle client connection");
+            return;
+        }
+    };
+    if let Err(e) = closed {
         tracing::debug!(error = %e, %remote, "client connection ended with an error");
     }
 }

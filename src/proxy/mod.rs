@@ -3,12 +3,14 @@
 
 mod audited;
 pub mod body;
+pub mod body_limit;
 pub mod caller;
 pub mod classify;
 pub mod error_answer;
 pub mod forward;
 pub mod forwarded_for;
 pub mod hop_by_hop;
+pub mod idle;
 pub mod listener;
 mod pass_through;
 mod resign;

@@ -8,7 +8,7 @@
 //! unless `upstream.temporary_credentials = "forward_unverified"`.
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST};
+use http::header::{AUTHORIZATION, HOST};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, Version};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -16,10 +16,11 @@ use hyper::body::Incoming;
 use time::OffsetDateTime;
 
 use super::body::{empty, full, ProxyBody};
+use super::body_limit::{declared_too_large, too_large};
 use super::error_answer::ProxyError;
 use super::forward::{client_response, upstream_request};
 use super::hop_by_hop::strip_hop_by_hop;
-use super::upstream::{Upstream, UpstreamError};
+use super::upstream::Upstream;
 use super::Proxy;
 use crate::audit::record::Caller;
 use crate::config::TemporaryCredentials;
@@ -178,19 +179,9 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
         let limit = self.limits.max_body_bytes;
-        let too_large = || {
-            ProxyError::BodyTooLarge.answer(
-                &format!("request bodies are limited to {limit} bytes"),
-                None,
-            )
-        };
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit) {
-            return too_large();
+        let too_large = || too_large(limit);
+        if let Some(answer) = declared_too_large(&parts.headers, limit) {
+            return answer;
         }
         let read = tokio::time::timeout(
             self.upstream.request_timeout(),
@@ -245,10 +236,7 @@ impl Proxy {
             Ok(response) => client_response(response),
             Err(e) => {
                 tracing::warn!(error = %e, "pass-through request got no upstream answer");
-                let kind = match e {
-                    UpstreamError::Timeout { .. } => ProxyError::UpstreamTimeout,
-                    UpstreamError::Unreachable { .. } => ProxyError::UpstreamUnreachable,
-                };
+                let kind = ProxyError::for_upstream(&e);
                 kind.answer(&e.to_string(), None)
             }
         }

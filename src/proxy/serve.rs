@@ -52,6 +52,9 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
 }
 
 async fn run(config: Config) -> Result<(), ServeError> {
+    // Before anything announces the proxy: a SIGTERM right after "listening on" must stop
+    // it in order (with its stop record), not kill it by the default action.
+    let signals = stop_signals();
     let audit = AuditLog::open(&config.audit)?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -107,7 +110,7 @@ async fn run(config: Config) -> Result<(), ServeError> {
     ));
     let accept_task = tokio::spawn(accept_loop(listener, proxy, stop_rx));
 
-    let signal = wait_for_stop_signal().await;
+    let signal = wait_for_stop_signal(signals).await;
     tracing::info!(
         signal,
         "stopping: no new connections; waiting for calls in flight"
@@ -123,23 +126,37 @@ async fn run(config: Config) -> Result<(), ServeError> {
         tracing::warn!(grace = ?config.shutdown_grace, "grace period over with calls still in flight");
     }
     let _ = admin_task.await;
-    audit
+    let stopped = audit
         .append(Entry::Lifecycle(LifecycleRecord::new(
             "ProxyStopped",
             serde_json::json!({ "signal": signal, "drained": drained }),
         )))
-        .await?;
-    audit.shutdown().await?;
+        .await;
+    // The writer's shutdown writes the final checkpoint and reports anything it could not
+    // write; it runs even when the stop record failed, so nothing pending goes unreported.
+    let shut_down = audit.shutdown().await;
+    stopped?;
+    shut_down?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_stop_signal() -> &'static str {
+type StopSignals = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
+
+/// Installs the SIGTERM and SIGINT handlers.
+fn stop_signals() -> StopSignals {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
+    ) {
+        (Ok(term), Ok(int)) => Some((term, int)),
+        _ => None,
+    }
+}
+
+async fn wait_for_stop_signal(signals: StopSignals) -> &'static str {
+    let Some((mut term, mut int)) = signals else {
         // Without signal handlers the process can only be killed; keep serving.
         std::future::pending::<()>().await;
         unreachable!()

@@ -30,7 +30,7 @@ pub struct QueryArgs {
     pub source_ip: Option<String>,
     /// Only calls with this outcome.
     #[arg(long, value_enum, value_name = "RESULT")]
-    pub result: Option<ResultArg>,
+    pub result: Option<CallResult>,
     /// Only calls received at or after this time: RFC 3339, or a span back from now (15m, 24h, 7d).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -69,32 +69,4 @@ pub struct QueryArgs {
 pub enum Format {
     Json,
     Table,
-}
-
-/// `--result`: the values of `outcome.result`, plus `unknown` for calls without a
-/// `completed` stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ResultArg {
-    Success,
-    Denied,
-    NotFound,
-    Failed,
-    Rejected,
-    UpstreamError,
-    Unknown,
-}
-
-impl From<ResultArg> for CallResult {
-    fn from(r: ResultArg) -> CallResult {
-        match r {
-            ResultArg::Success => CallResult::Success,
-            ResultArg::Denied => CallResult::Denied,
-            ResultArg::NotFound => CallResult::NotFound,
-            ResultArg::Failed => CallResult::Failed,
-            ResultArg::Rejected => CallResult::Rejected,
-            ResultArg::UpstreamError => CallResult::UpstreamError,
-            ResultArg::Unknown => CallResult::Unknown,
-        }
-    }
 }

@@ -34,7 +34,7 @@ impl Filter {
             access_key_id: args.access_key_id.clone(),
             source_ip: args.source_ip.clone(),
             audit_id: args.audit_id.clone(),
-            result: args.result.map(CallResult::from),
+            result: args.result,
             request_id: args.request_id.clone(),
             range: TimeRange::parse(args.since.as_deref(), args.until.as_deref(), now)?,
         })

@@ -28,7 +28,7 @@ pub mod time_range;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-pub use args::{Format, QueryArgs, ResultArg};
+pub use args::{Format, QueryArgs};
 pub use call::{Call, CallOutcome};
 pub use error::QueryError;
 

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod echo_upstream;
+pub mod load;
 pub mod process;
 pub mod raw_http;
 pub mod rsyslog;
@@ -65,6 +66,16 @@ pub fn sdk_call(endpoint: &str, ak: &str, sk: &str, op_args: &[&str]) -> serde_j
             String::from_utf8_lossy(&output.stdout)
         )
     })
+}
+
+/// The serial numbers in what `sdk_client.py list` printed.
+pub fn listed_serials(list: &serde_json::Value) -> Vec<&str> {
+    list["mfa_devices"]
+        .as_array()
+        .expect("mfa_devices is a list")
+        .iter()
+        .map(|d| d["serial_number"].as_str().expect("serial_number"))
+        .collect()
 }
 
 /// Every record in the audit directory's `.jsonl` files, in file order.
