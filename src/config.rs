@@ -205,15 +205,34 @@ impl ConfigError {
 
 impl Config {
     /// Reads `path`, applies `MFA_AUDIT_PROXY_*` overrides from the process environment and
-    /// checks every value.
+    /// checks every value. The files it names (secret keys, certificates) are not read
+    /// here: `serve` and `check-config` add [`Config::check_files`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let config = Config::from_toml(&text, path, std::env::vars())?;
+        Config::from_toml(&text, path, std::env::vars())
+    }
+
+    /// [`Config::load`] plus [`Config::check_files`]: what `serve` and `check-config` use.
+    pub fn load_with_files(path: &Path) -> Result<Config, ConfigError> {
+        let config = Config::load(path)?;
         config.check_files()?;
         Ok(config)
+    }
+
+    /// The audit directory for the offline commands (`query`, `verify`): `dir` if given,
+    /// else `audit.dir` of the configuration file (default `./config.toml`). Only the
+    /// configuration is read, never the secrets or certificates it names: an auditor
+    /// needs the audit files, not the proxy's keys.
+    pub fn audit_dir(dir: Option<&Path>, config: Option<&Path>) -> Result<PathBuf, ConfigError> {
+        match dir {
+            Some(dir) => Ok(dir.to_path_buf()),
+            None => Ok(Config::load(config.unwrap_or(Path::new("config.toml")))?
+                .audit
+                .dir),
+        }
     }
 
     /// Loads what the configuration only names (secret keys, certificates), so that

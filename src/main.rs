@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => {
-            let config = match Config::load(&args.config) {
+            let config = match Config::load_with_files(&args.config) {
                 Ok(c) => c,
                 Err(e) => return usage_error(e),
             };
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
             }
             Err(e) => usage_error(e),
         },
-        Command::CheckConfig(args) => match Config::load(&args.config) {
+        Command::CheckConfig(args) => match Config::load_with_files(&args.config) {
             Ok(config) => {
                 print!("{}", config.to_toml());
                 ExitCode::SUCCESS

@@ -30,16 +30,7 @@ pub enum VerifyOutcome {
 }
 
 pub fn run(args: &VerifyArgs) -> Result<VerifyOutcome, ConfigError> {
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => {
-            let path = args
-                .config
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("config.toml"));
-            Config::load(&path)?.audit.dir
-        }
-    };
+    let dir = Config::audit_dir(args.dir.as_deref(), args.config.as_deref())?;
     Ok(match verify_dir(&dir, args.public_key.as_deref()) {
         Ok(report) => VerifyOutcome::Intact(format!(
             "intact: {} records (seq {}..{}) in {} files, {} checkpoints verified, {} records after the last checkpoint{}",

@@ -158,3 +158,23 @@ fn repository_config_is_valid_and_complete() {
         }
     }
 }
+
+#[test]
+fn offline_commands_do_not_need_the_proxys_secrets() {
+    // An auditor may read the configuration for `audit.dir` without access to the secret
+    // keys or certificates it names; serve and check-config still refuse the missing file.
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit");
+    std::fs::create_dir(&audit).unwrap();
+    let text = format!(
+        "[upstream]\nurl = \"http://127.0.0.1:9000\"\nmode = \"resign\"\n[audit]\ndir = \"{}\"\n[[credentials]]\naccess_key_id = \"AK\"\nsecret_key_file = \"/nonexistent/secret\"\n",
+        audit.display()
+    );
+    let (code, _, stderr) = run(&["check-config"], Some(&text), &[]);
+    assert_one_line_error(code, &stderr, "`credentials[0].secret_key_file`");
+    let (code, _, stderr) = run(&["query"], Some(&text), &[]);
+    assert_eq!(code, 0, "query: {stderr}");
+    let (code, stdout, stderr) = run(&["verify"], Some(&text), &[]);
+    assert_eq!(code, 0, "verify: {stderr}");
+    assert!(stdout.starts_with("intact"), "{stdout}");
+}

@@ -26,7 +26,7 @@ mod table;
 pub mod time_range;
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use args::{Format, QueryArgs};
 pub use call::{Call, CallOutcome};
@@ -61,12 +61,16 @@ pub fn run(args: &QueryArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
 /// `--dir`, else the configuration's `audit.dir` (relative paths are taken from the
 /// working directory, as the proxy itself does).
 fn audit_dir(args: &QueryArgs) -> Result<(PathBuf, &'static str), QueryError> {
-    if let Some(dir) = &args.dir {
-        return Ok((dir.clone(), "--dir"));
-    }
-    let path = args.config.as_deref().unwrap_or(Path::new("config.toml"));
-    let config = crate::config::Config::load(path).map_err(QueryError::Config)?;
-    Ok((config.audit.dir, "audit.dir"))
+    let dir = crate::config::Config::audit_dir(args.dir.as_deref(), args.config.as_deref())
+        .map_err(QueryError::Config)?;
+    Ok((
+        dir,
+        if args.dir.is_some() {
+            "--dir"
+        } else {
+            "audit.dir"
+        },
+    ))
 }
 
 fn read_all(engine: &mut Engine<'_>, list: &[files::AuditFile]) -> Result<(), QueryError> {
