@@ -7,7 +7,7 @@ use super::args::QueryArgs;
 use super::call::Call;
 use super::error::QueryError;
 use super::time_range::TimeRange;
-use crate::audit::record::{CallRecord, CallResult};
+use crate::audit::record::{CallRecord, CallResult, Caller, Target};
 
 /// What `query` selects; every set field must match (AND).
 #[derive(Debug, Clone, Default)]
@@ -43,21 +43,22 @@ impl Filter {
     /// The filters a merged call takes from its `received` stage (caller, target, audit
     /// ID and time): a `received` record failing them dooms its call, whatever completes.
     pub fn matches_received(&self, r: &CallRecord) -> bool {
-        self.audit_id.as_ref().is_none_or(|a| *a == r.audit_id)
-            && eq(&self.user_id, &r.target.user_id)
-            && eq(&self.serial_number, &r.target.serial_number)
-            && eq(&self.access_key_id, &r.caller.access_key_id)
-            && eq(&self.source_ip, &r.caller.source_ip)
+        self.matches_call_identity(&r.audit_id, &r.caller, &r.target)
             && self.range.contains(&r.time)
+    }
+
+    /// The filters on what both stages of a call carry: audit ID, caller and target.
+    fn matches_call_identity(&self, audit_id: &str, caller: &Caller, target: &Target) -> bool {
+        self.audit_id.as_ref().is_none_or(|a| a == audit_id)
+            && eq(&self.user_id, &target.user_id)
+            && eq(&self.serial_number, &target.serial_number)
+            && eq(&self.access_key_id, &caller.access_key_id)
+            && eq(&self.source_ip, &caller.source_ip)
     }
 
     /// Every filter, on the merged call.
     pub fn matches(&self, call: &Call) -> bool {
-        self.audit_id.as_ref().is_none_or(|a| *a == call.audit_id)
-            && eq(&self.user_id, &call.target.user_id)
-            && eq(&self.serial_number, &call.target.serial_number)
-            && eq(&self.access_key_id, &call.caller.access_key_id)
-            && eq(&self.source_ip, &call.caller.source_ip)
+        self.matches_call_identity(&call.audit_id, &call.caller, &call.target)
             && self.result.is_none_or(|r| r == call.outcome.result)
             && eq(&self.request_id, &call.request_id)
             && self.time_matches(call)
