@@ -15,7 +15,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::load::{self, assert_verifies, query_calls, write_config, Answer, Load};
-use common::raw_http;
 use common::*;
 
 const PER_ROUND: usize = 1_500;
@@ -157,13 +156,7 @@ fn sigkill_under_load_loses_no_answered_or_performed_deletion() {
         "{performed} performed < {} answered 204",
         ok.len()
     );
-    let (status, _, body) = raw_http::get(&sim.addr, "/__sim/devices");
-    assert_eq!(status, 200);
-    let left: HashSet<String> = serde_json::from_slice::<Vec<serde_json::Value>>(&body)
-        .unwrap()
-        .iter()
-        .map(|d| d["serial_number"].as_str().unwrap().to_string())
-        .collect();
+    let left = sim.remaining_serials();
     let gone: HashSet<String> = (0..devices)
         .map(|i| load::device(i).1)
         .filter(|s| !left.contains(s))

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::raw_http::{self, header, send};
+use common::raw_http::{header, send};
 use common::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,16 +219,7 @@ fn no_form_deletes_without_a_record() {
     assert!(wrong.is_empty(), "verdicts differ: {wrong:?}");
 
     // What the upstream actually deleted, each with its success record.
-    let (status, _, body) = raw_http::get(&sim.addr, "/__sim/devices");
-    assert_eq!(status, 200);
-    let remaining: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let remaining: BTreeSet<String> = remaining
-        .as_array()
-        .or_else(|| remaining["devices"].as_array())
-        .expect("device list")
-        .iter()
-        .map(|d| d["serial_number"].as_str().unwrap().to_string())
-        .collect();
+    let remaining = sim.remaining_serials();
     let deleted: Vec<String> = (0..forms.len() + 2)
         .map(serial)
         .filter(|s| !remaining.contains(s))

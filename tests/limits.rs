@@ -273,14 +273,7 @@ fn pass_through_body_over_the_limit_never_reaches_the_upstream_whole() {
 
 #[test]
 fn silent_upstream_times_out_with_504() {
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = silent.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in silent.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let addr = silent_upstream();
     let proxy = start(&format!("http://{addr}"), "request_timeout = \"1s\"", "");
     let started = Instant::now();
     let (status, _, body) = raw_http::get(&proxy.addr, "/v5/mfa-devices");

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -186,14 +185,7 @@ fn filters_on_a_log_written_by_the_proxy() {
 #[test]
 fn a_call_cut_off_by_a_crash_shows_as_unknown() {
     // An upstream that accepts and never answers keeps the call in flight.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = silent.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in silent.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let addr = silent_upstream();
     let mut proxy = ProxyProcess::start_with_upstream(
         &format!("http://{addr}"),
         "request_timeout = \"60s\"",

@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,17 +20,9 @@ const UNKNOWN_AK: &str = "HPUAEXAMPLEAK0000999";
 const WRONG_SK: &str = "WrongSecretKey0123456789abcdefghijklmnop";
 const TOKEN: &str = "SecurityTokenValue0123456789SECRETTOKEN";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The simulator on a port chosen here, answering 404 unless Host names that port.
 fn host_routing_simulator() -> SimulatorProcess {
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", closed_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_iam-simulator"))
         .args(["--listen", &addr, "--require-host", &addr])
         .args(["--credential", &format!("{AK}:{SK}")])
@@ -479,7 +470,10 @@ fn no_secret_reaches_any_file_under_trace_logging() {
     let sim = host_routing_simulator();
     let secrets = tempfile::tempdir().unwrap();
     let proxy = resign_proxy(&sim.url(), secrets.path());
-    let dead = resign_proxy(&format!("http://127.0.0.1:{}", free_port()), secrets.path());
+    let dead = resign_proxy(
+        &format!("http://127.0.0.1:{}", closed_port()),
+        secrets.path(),
+    );
     // Resign mode over TLS and HTTP/2 too: the caller signed :authority as host.
     let ca = common::tls::TestCa::new("mfa-audit-proxy test CA");
     let server = ca.server(secrets.path(), "server", "proxy");

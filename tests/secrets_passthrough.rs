@@ -46,11 +46,7 @@ fn no_signature_or_token_reaches_anything_the_proxy_wrote() {
         &format!("{USER_ID}:s1"),
     ]);
     let proxy = ProxyProcess::start(&sim.url(), "");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let dead = ProxyProcess::start(&format!("http://127.0.0.1:{port}"), "");
 
     let delete =

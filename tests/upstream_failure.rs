@@ -39,11 +39,7 @@ fn assert_upstream_error(proxy: &ProxyProcess, status: u16, code: &str, cause: &
 #[test]
 fn refused_connection_is_502() {
     // A port that was free a moment ago and has no listener now.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let proxy = ProxyProcess::start(&format!("http://127.0.0.1:{port}"), "");
     assert_upstream_error(&proxy, 502, "MAP.0502", "refused");
     let (status, _, _) = raw_http::get(&proxy.addr, "/v5/mfa-devices");
@@ -53,14 +49,7 @@ fn refused_connection_is_502() {
 #[test]
 fn silent_upstream_is_504() {
     // Accepts connections and never answers.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = silent.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in silent.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let addr = silent_upstream();
     let proxy = ProxyProcess::start_with_upstream(
         &format!("http://{addr}"),
         "request_timeout = \"1s\"",

@@ -68,6 +68,28 @@ pub fn sdk_call(endpoint: &str, ak: &str, sk: &str, op_args: &[&str]) -> serde_j
     })
 }
 
+/// A loopback port that was free a moment ago and has no listener now: connecting to it
+/// is refused.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// An upstream that accepts connections and never answers; its address.
+pub fn silent_upstream() -> std::net::SocketAddr {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("local addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
 /// The serial numbers in what `sdk_client.py list` printed.
 pub fn listed_serials(list: &serde_json::Value) -> Vec<&str> {
     list["mfa_devices"]

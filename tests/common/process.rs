@@ -60,6 +60,22 @@ impl SimulatorProcess {
         format!("http://{}", self.addr)
     }
 
+    /// The serial numbers of the devices still in the simulator (`GET /__sim/devices`).
+    pub fn remaining_serials(&self) -> std::collections::HashSet<String> {
+        let (status, _, body) = super::raw_http::get(&self.addr, "/__sim/devices");
+        assert_eq!(status, 200, "sim devices");
+        serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+            .expect("device list JSON")
+            .iter()
+            .map(|d| {
+                d["serial_number"]
+                    .as_str()
+                    .expect("serial_number")
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// The simulator's own counters (`GET /__sim/stats`).
     pub fn stats(&self) -> serde_json::Value {
         let (status, _, body) = super::raw_http::get(&self.addr, "/__sim/stats");
