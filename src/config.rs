@@ -25,6 +25,9 @@ pub struct Config {
     /// On SIGTERM or SIGINT, how long calls in flight may take to finish.
     #[serde(default = "default_shutdown_grace", with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Threads serving client connections; 0: one per CPU core available to the process.
+    #[serde(default)]
+    pub workers: usize,
     pub upstream: UpstreamConfig,
     #[serde(default)]
     pub audit: AuditConfig,
@@ -43,6 +46,9 @@ pub struct Config {
     #[serde(default)]
     pub forwarding: crate::proxy::forwarded_for::ForwardingConfig,
 }
+
+/// More threads than this is a typo, not a machine.
+const MAX_WORKERS: usize = 1024;
 
 fn default_shutdown_grace() -> Duration {
     Duration::from_secs(30)
@@ -373,6 +379,12 @@ impl Config {
                 return Err(ConfigError::key(key, "must be greater than 0"));
             }
         }
+        if self.workers > MAX_WORKERS {
+            return Err(ConfigError::key(
+                "workers",
+                format!("must be at most {MAX_WORKERS} (0: one per CPU core)"),
+            ));
+        }
         if self.upstream.mode == UpstreamMode::Resign && self.credentials.is_empty() {
             return Err(ConfigError::key(
                 "credentials",
@@ -380,6 +392,14 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// How many worker threads `workers` asks for (0: one per available core).
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 
     /// The effective configuration as TOML, for `check-config`. Secrets never live in the

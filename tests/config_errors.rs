@@ -49,6 +49,11 @@ fn bad_configuration_names_the_key() {
             "`audti`: unknown key",
         ),
         (format!("listen = \"not an address\"\n{OK}"), "`listen`"),
+        (
+            format!("workers = 1025\n{OK}"),
+            "`workers`: must be at most 1024",
+        ),
+        (format!("workers = -1\n{OK}"), "`workers`"),
         (format!("listen = 8080\n{OK}"), "`listen`"),
         ("[upstream]\nurl = \"ftp://x\"\n".into(), "`upstream.url`"),
         (

@@ -409,7 +409,16 @@ fn idle_pooled_upstream_connections_are_closed_first() {
             }
         });
     }
-    let proxy = start(&format!("http://{addr}"), "pool_idle_timeout = \"1s\"", "");
+    // One worker: each worker thread has its own pool, and this test follows one pool.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("http://{addr}"),
+        "workers = 1",
+        "pool_idle_timeout = \"1s\"",
+        "",
+    );
+    let proxy = ProxyProcess::start_with_config(dir, config);
     let get = || raw_http::get(&proxy.addr, "/v5/mfa-devices").0;
     assert_eq!(get(), 200);
     assert_eq!(get(), 200);

@@ -1,19 +1,21 @@
 //! Accepts client connections (plain, or TLS with `[tls]`) and serves HTTP/1.1 and
 //! HTTP/2 (prior knowledge, or ALPN `h2` over TLS) on them, within the configured limits,
-//! until told to stop.
+//! until told to stop. Accepting happens on the main runtime; serving on a worker's.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use hyper_util::server::graceful::Watcher;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use super::caller::ConnectionInfo;
 use super::idle::{Activity, IdleIo};
+use super::workers::Workers;
 use super::Proxy;
 use crate::config::LimitsConfig;
 use crate::metrics::GaugeGuard;
@@ -35,15 +37,14 @@ pub fn http_builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Serves until `stop` turns true, then waits for open connections to finish their
-/// requests (the caller bounds that wait with the grace period).
+/// Accepts until `stop` turns true and hands each connection to a worker thread; the
+/// workers serve them (and drain them at stop, see [`Workers::join`]).
 pub async fn accept_loop(
     listener: TcpListener,
     proxy: Arc<Proxy>,
+    workers: Workers,
     mut stop: watch::Receiver<bool>,
-) -> GracefulShutdown {
-    let graceful = GracefulShutdown::new();
-    let builder = Arc::new(http_builder(&proxy.limits));
+) -> Workers {
     let connections = Arc::new(Semaphore::new(proxy.limits.max_connections));
     if let Some(tls) = &proxy.tls {
         tls.clone()
@@ -73,48 +74,77 @@ pub async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let open = GaugeGuard::new(&proxy.metrics.open_connections);
-        let watcher = graceful.watcher();
-        let builder = builder.clone();
-        let proxy = proxy.clone();
-        // The TLS handshake runs here, in the connection's own task, so a slow client
-        // never holds up the accept loop.
-        tokio::spawn(async move {
-            let _slot = (permit, open);
-            let Some(tls) = proxy.tls.clone() else {
-                let info = ConnectionInfo {
-                    remote,
-                    tls_client_subject: None,
-                };
-                return serve_connection(stream, info, proxy, &builder, watcher).await;
-            };
-            // The header read timeout bounds the handshake too (slowloris over TLS).
-            let timeout = proxy.limits.header_read_timeout;
-            let stream = match tokio::time::timeout(timeout, tls.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    // Info: under mutual TLS this is a refused client, worth seeing.
-                    tracing::info!(error = %e, %remote, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%remote, "TLS handshake not completed in time");
-                    return;
-                }
-            };
-            let tls_client_subject = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|chain| chain.first())
-                .and_then(|leaf| subject_of(leaf));
-            let info = ConnectionInfo {
+        match stream.into_std() {
+            Ok(stream) => workers.hand_off(Accepted {
+                stream,
                 remote,
-                tls_client_subject,
-            };
-            serve_connection(stream, info, proxy, &builder, watcher).await;
-        });
+                slot: (permit, open),
+            }),
+            Err(e) => tracing::warn!(error = %e, %remote, "cannot hand a connection to a worker"),
+        }
     }
-    graceful
+    workers
+}
+
+/// A client connection on its way to a worker, with the slot it holds until it closes.
+pub struct Accepted {
+    pub stream: std::net::TcpStream,
+    pub remote: SocketAddr,
+    pub slot: (OwnedSemaphorePermit, GaugeGuard),
+}
+
+/// One client connection, on a worker's runtime: the TLS handshake (with `[tls]`), then
+/// HTTP until the connection closes.
+pub async fn serve_client(
+    accepted: Accepted,
+    proxy: Arc<Proxy>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: Watcher,
+) {
+    let Accepted {
+        stream,
+        remote,
+        slot: _slot,
+    } = accepted;
+    let stream = match TcpStream::from_std(stream) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, %remote, "cannot register a client connection");
+            return;
+        }
+    };
+    let Some(tls) = proxy.tls.clone() else {
+        let info = ConnectionInfo {
+            remote,
+            tls_client_subject: None,
+        };
+        return serve_connection(stream, info, proxy, &builder, watcher).await;
+    };
+    // The header read timeout bounds the handshake too (slowloris over TLS).
+    let timeout = proxy.limits.header_read_timeout;
+    let stream = match tokio::time::timeout(timeout, tls.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            // Info: under mutual TLS this is a refused client, worth seeing.
+            tracing::info!(error = %e, %remote, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "TLS handshake not completed in time");
+            return;
+        }
+    };
+    let tls_client_subject = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| subject_of(leaf));
+    let info = ConnectionInfo {
+        remote,
+        tls_client_subject,
+    };
+    serve_connection(stream, info, proxy, &builder, watcher).await;
 }
 
 /// Serves HTTP/1.1 or HTTP/2 on one connection (plain or TLS) until it closes.

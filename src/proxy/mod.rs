@@ -18,6 +18,7 @@ pub mod serve;
 pub mod upstream;
 pub mod upstream_answer;
 pub mod validate;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,14 +40,15 @@ use upstream::Upstream;
 
 pub use serve::{serve, ServeError};
 
-/// Everything a request handler needs, shared by all connections.
+/// Everything a request handler needs. Each worker thread has its own copy
+/// ([`Proxy::for_worker`]): the same audit log, keys and metrics, its own upstream pool.
 pub struct Proxy {
     pub upstream: Upstream,
     pub audit: AuditLog,
     pub limits: LimitsConfig,
     pub metrics: Arc<Metrics>,
     /// Resign mode's keys and policy; `None` in passthrough mode.
-    pub resign: Option<Resigner>,
+    pub resign: Option<Arc<Resigner>>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
     /// The client-facing TLS configuration; `None`: plain HTTP.
@@ -61,10 +63,10 @@ impl Proxy {
     ) -> Result<Proxy, ServeError> {
         let resign = match config.upstream.mode {
             UpstreamMode::Passthrough => None,
-            UpstreamMode::Resign => Some(Resigner {
+            UpstreamMode::Resign => Some(Arc::new(Resigner {
                 credentials: Credentials::load(&config.credentials)?,
                 temporary_credentials: config.upstream.temporary_credentials,
-            }),
+            })),
         };
         Ok(Proxy {
             upstream: Upstream::new(&config.upstream)?,
@@ -75,6 +77,19 @@ impl Proxy {
             trusted_proxies: TrustedProxies::parse(&config.forwarding.trusted_proxies)?,
             tls: config.tls.as_ref().map(ServerTls::new).transpose()?,
         })
+    }
+
+    /// A copy for one worker thread: everything shared but the upstream connection pool.
+    pub fn for_worker(&self) -> Proxy {
+        Proxy {
+            upstream: self.upstream.with_own_pool(),
+            audit: self.audit.clone(),
+            limits: self.limits.clone(),
+            metrics: self.metrics.clone(),
+            resign: self.resign.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            tls: self.tls.clone(),
+        }
     }
 
     pub async fn handle(

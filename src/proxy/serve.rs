@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::listener::accept_loop;
+use super::workers::Workers;
 use super::Proxy;
 use crate::admin;
 use crate::audit::record::{Entry, LifecycleRecord};
@@ -38,13 +39,15 @@ pub enum ServeError {
     /// `forwarding.trusted_proxies` holds something that is not a CIDR.
     #[error("config key `{key}`: {0}", key = .0.key())]
     Forwarding(#[from] super::forwarded_for::BadTrustedProxy),
-    /// The async runtime could not start.
+    /// The async runtime or a worker thread could not start.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
 }
 
 pub fn serve(config: Config) -> Result<(), ServeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The main runtime accepts connections and runs the admin endpoint, the signal
+    // handlers and the lifecycle records; the worker threads (`workers`) serve clients.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
@@ -108,7 +111,14 @@ async fn run(config: Config) -> Result<(), ServeError> {
         metrics,
         stop_rx.clone(),
     ));
-    let accept_task = tokio::spawn(accept_loop(listener, proxy, stop_rx));
+    let workers = Workers::start(
+        config.worker_threads(),
+        &proxy,
+        &stop_rx,
+        config.shutdown_grace,
+    )
+    .map_err(ServeError::Runtime)?;
+    let accept_task = tokio::spawn(accept_loop(listener, proxy, workers, stop_rx));
 
     let signal = wait_for_stop_signal(signals).await;
     tracing::info!(
@@ -116,10 +126,11 @@ async fn run(config: Config) -> Result<(), ServeError> {
         "stopping: no new connections; waiting for calls in flight"
     );
     let _ = stop_tx.send(true);
+    // Each worker gives its connections the grace period, all at the same time.
     let drained = match accept_task.await {
-        Ok(graceful) => tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+        Ok(workers) => tokio::task::spawn_blocking(move || workers.join())
             .await
-            .is_ok(),
+            .unwrap_or(false),
         Err(_) => false,
     };
     if !drained {

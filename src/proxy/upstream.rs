@@ -43,9 +43,15 @@ pub enum UpstreamSetupError {
     Tls(#[from] crate::tls::TlsError),
 }
 
-#[derive(Clone)]
+type Connector = HttpsConnector<HttpConnector>;
+
+/// The upstream endpoint and a pool of connections to it. Each worker thread has its own
+/// pool ([`Upstream::with_own_pool`]), so a pooled connection is driven by the same
+/// thread that serves the client: no request crosses threads on its way upstream.
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    client: Client<Connector, ProxyBody>,
+    connector: Connector,
+    pool_idle_timeout: Duration,
     scheme: Scheme,
     authority: Authority,
     request_timeout: Duration,
@@ -71,17 +77,27 @@ impl Upstream {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         Ok(Upstream {
-            client,
+            client: pool(connector.clone(), config.pool_idle_timeout),
+            connector,
+            pool_idle_timeout: config.pool_idle_timeout,
             scheme,
             authority,
             request_timeout: config.request_timeout,
         })
+    }
+
+    /// The same endpoint and settings with a new, empty connection pool. The pool's
+    /// connection tasks run on the runtime that first uses it.
+    pub fn with_own_pool(&self) -> Upstream {
+        Upstream {
+            client: pool(self.connector.clone(), self.pool_idle_timeout),
+            connector: self.connector.clone(),
+            pool_idle_timeout: self.pool_idle_timeout,
+            scheme: self.scheme.clone(),
+            authority: self.authority.clone(),
+            request_timeout: self.request_timeout,
+        }
     }
 
     pub fn authority(&self) -> &Authority {
@@ -122,6 +138,14 @@ impl Upstream {
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
     }
+}
+
+fn pool(connector: Connector, idle_timeout: Duration) -> Client<Connector, ProxyBody> {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(idle_timeout)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(connector)
 }
 
 /// hyper's errors say little at the top ("client error (Connect)"); the cause is deeper.
