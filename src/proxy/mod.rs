@@ -128,7 +128,7 @@ impl Proxy {
     /// Sends a request upstream, timing it for `/metrics`.
     async fn send_upstream(
         &self,
-        route: &str,
+        route: &'static str,
         request: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, upstream::UpstreamError> {
         let started = Instant::now();
