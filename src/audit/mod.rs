@@ -64,7 +64,7 @@ pub use stats::AuditStats;
 pub use verify::{verify_dir, VerifyFailure, VerifyReport};
 
 use keys::SigningKey;
-use record::{Entry, LifecycleRecord};
+use record::{Entry, LifecycleRecord, PreparedLine};
 use stats::Counters;
 use writer::{Request, Writer};
 
@@ -156,16 +156,19 @@ impl AuditLog {
     /// that cannot be written fails at once; other records are retried by the writer, and
     /// this call gives up waiting after `completed_retry_for` (the writer does not give up).
     pub async fn append(&self, entry: Entry) -> Result<Appended, AuditError> {
+        self.append_prepared(PreparedLine::new(&entry)).await
+    }
+
+    /// [`append`](Self::append) for a record the caller has already serialized
+    /// ([`PreparedLine`]), which keeps that work off the single writer thread.
+    pub async fn append_prepared(&self, line: PreparedLine) -> Result<Appended, AuditError> {
         if self.shared.closed.load(Relaxed) {
             return Err(AuditError::Closed);
         }
         let (reply, answer) = oneshot::channel();
         self.shared
             .tx
-            .send(Request::Append {
-                entry: Box::new(entry),
-                reply,
-            })
+            .send(Request::Append { line, reply })
             .map_err(|_| AuditError::Closed)?;
         let started = Instant::now();
         match tokio::time::timeout(self.shared.wait_for, answer).await {

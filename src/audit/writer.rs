@@ -1,8 +1,9 @@
 //! The writer thread: owns the current file and commits records in groups.
 //!
-//! Appends arrive over a channel. The thread takes everything queued, stamps seq,
-//! prev_hash and time in order, writes the batch with one `write_all` and one
-//! `sync_data`, then answers every waiter. A failed batch consumes no seq (the chain head
+//! Appends arrive over a channel, already serialized by the caller ([`PreparedLine`]). The
+//! thread takes everything queued, splices in time, seq and prev_hash in order, hashes each
+//! line, writes the batch with one `write_all` and one `sync_data`, then answers every
+//! waiter. A failed batch consumes no seq (the chain head
 //! only moves after success, and partial bytes are truncated away); `received` records in
 //! it fail at once, `completed` and lifecycle records are kept and retried with backoff.
 
@@ -27,7 +28,7 @@ use super::config::{AuditConfig, Durability};
 use super::error::AuditError;
 use super::files;
 use super::keys::SigningKey;
-use super::record::{self, Entry, LifecycleRecord, Stamp};
+use super::record::{self, Entry, LifecycleRecord, PreparedLine};
 use super::recovery::{self, ExistingFile, MovedTail};
 use super::retention;
 use super::stats::Counters;
@@ -45,7 +46,7 @@ pub(crate) type Reply = oneshot::Sender<Result<Appended, AuditError>>;
 /// What the handles send to the writer thread.
 pub(crate) enum Request {
     Append {
-        entry: Box<Entry>,
+        line: PreparedLine,
         reply: Reply,
     },
     Shutdown {
@@ -55,7 +56,7 @@ pub(crate) enum Request {
 
 /// A record waiting to be written; `reply` is `None` for the writer's own records.
 struct Pending {
-    entry: Entry,
+    line: PreparedLine,
     reply: Option<Reply>,
 }
 
@@ -120,7 +121,10 @@ impl Writer {
 
     /// Writes one record synchronously (used by `open` before the thread starts).
     pub fn write_now(&mut self, entry: Entry) -> Result<Appended, AuditError> {
-        let mut batch = vec![Pending { entry, reply: None }];
+        let mut batch = vec![Pending {
+            line: PreparedLine::new(&entry),
+            reply: None,
+        }];
         let result = self.write_batch(&mut batch);
         result.map(|mut v| {
             v.pop().unwrap_or(Appended {
@@ -159,8 +163,8 @@ impl Writer {
             let mut shutdown = None;
             for r in incoming {
                 match r {
-                    Request::Append { entry, reply } => batch.push(Pending {
-                        entry: *entry,
+                    Request::Append { line, reply } => batch.push(Pending {
+                        line,
                         reply: Some(reply),
                     }),
                     Request::Shutdown { reply } => shutdown = Some(reply),
@@ -249,7 +253,7 @@ impl Writer {
                 self.counters.writable.store(false, Relaxed);
                 let mut failed_fast = 0;
                 for p in batch {
-                    if p.entry.must_not_fail_fast() {
+                    if p.line.must_not_fail_fast() {
                         self.retry.push_back(p);
                     } else {
                         failed_fast += 1;
@@ -289,16 +293,11 @@ impl Writer {
         let mut head = self.head.clone();
         let mut buf = Vec::with_capacity(batch.len() * 640);
         let mut appended = Vec::with_capacity(batch.len());
-        for p in batch.iter_mut() {
+        for p in batch.iter() {
             let seq = head.next_seq;
-            p.entry.stamp(Stamp {
-                time: time.clone(),
-                seq,
-                prev_hash: head.prev_hash.clone(),
-            });
-            let line = p.entry.to_line();
-            let hash = line_hash(&line);
-            buf.extend_from_slice(&line);
+            let start = buf.len();
+            p.line.write_stamped(&mut buf, &time, seq, &head.prev_hash);
+            let hash = line_hash(&buf[start..]);
             buf.push(b'\n');
             head = ChainHead {
                 next_seq: seq.saturating_add(1),
@@ -543,7 +542,7 @@ impl Writer {
             .chain(self.retry.drain(..))
             .collect();
         for p in &unwritten {
-            tracing::error!(record = %describe(&p.entry), "audit record NEVER WRITTEN: lost at shutdown");
+            tracing::error!(record = %p.line.describe(), "audit record NEVER WRITTEN: lost at shutdown");
         }
         let checkpoint = self.checkpoint_current("shutdown");
         match (unwritten.len(), checkpoint) {
@@ -566,16 +565,8 @@ impl Writer {
 /// A record of the writer itself.
 fn internal(record: LifecycleRecord) -> Pending {
     Pending {
-        entry: Entry::Lifecycle(record),
+        line: PreparedLine::lifecycle(&record),
         reply: None,
-    }
-}
-
-/// A one-line description of a record for the error log: no secrets, no full record.
-fn describe(entry: &Entry) -> String {
-    match entry {
-        Entry::Call(c) => format!("{} {:?} audit_id={}", c.event, c.stage, c.audit_id),
-        Entry::Lifecycle(l) => l.event.clone(),
     }
 }
 

@@ -22,7 +22,7 @@ use super::upstream::UpstreamError;
 use super::upstream_answer::outcome_of;
 use super::validate::validate_delete_query;
 use super::Proxy;
-use crate::audit::record::{CallRecord, CallResult, Caller, Entry, Outcome, Stage, Target};
+use crate::audit::record::{CallRecord, CallResult, Outcome, PreparedLine, Stage, Target};
 
 /// Largest upstream answer to the deletion the proxy buffers (IAM sends a few hundred
 /// bytes); a larger one is treated as a failed upstream.
@@ -30,12 +30,11 @@ const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// How much of a request body is read to decide that the deletion carried one.
 const BODY_PROBE_BYTES: usize = 64 * 1024;
 
-/// One audited call in progress.
+/// One audited call in progress: its record, `received` until the outcome is known, is
+/// built once and serialized for each stage without being cloned.
 struct AuditedCall {
-    audit_id: String,
     started: Instant,
-    caller: Caller,
-    target: Target,
+    record: CallRecord,
 }
 
 impl Proxy {
@@ -48,49 +47,52 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
         let mut call = AuditedCall {
-            audit_id: uuid::Uuid::now_v7().to_string(),
             started: Instant::now(),
-            caller: caller_of(&parts.headers, connection, &self.trusted_proxies),
-            target: Target::default(),
+            record: CallRecord::delete_call(
+                Stage::Received,
+                &uuid::Uuid::now_v7().to_string(),
+                caller_of(&parts.headers, connection, &self.trusted_proxies),
+                Target::default(),
+            ),
         };
 
         // Validate.
         let validated = validate_delete_query(parts.uri.query());
-        call.target = match &validated {
-            Ok(target) => target.clone(),
-            Err(invalid) => invalid.target.clone(),
+        let (target, rule) = match validated {
+            Ok(target) => (target, None),
+            Err(invalid) => (invalid.target, Some(invalid.rule)),
         };
+        call.record.target = target;
         if let Some(why) = refusal {
-            return self.refuse(&call, ProxyError::InvalidRequest, why).await;
+            return self.refuse(call, ProxyError::InvalidRequest, why).await;
         }
-        if let Err(invalid) = validated {
-            return self
-                .refuse(&call, ProxyError::InvalidRequest, &invalid.rule)
-                .await;
+        if let Some(rule) = rule {
+            return self.refuse(call, ProxyError::InvalidRequest, &rule).await;
         }
         if let Err(why) = self.expect_no_body(&parts, body).await {
-            return self.refuse(&call, ProxyError::InvalidRequest, why).await;
+            return self.refuse(call, ProxyError::InvalidRequest, why).await;
         }
 
         // Resign mode: the caller's signature, checked before anything is recorded as
         // received; the request is signed again for the upstream.
-        let forwarded = match self.forwarded_delete(parts, &mut call.caller) {
+        let forwarded = match self.forwarded_delete(parts, &mut call.record.caller) {
             Ok(request) => request,
-            Err((error, why)) => return self.refuse(&call, error, &why).await,
+            Err((error, why)) => return self.refuse(call, error, &why).await,
         };
 
         // Write `received`; without it the call does not go on.
-        if let Err(e) = self.append(call.record(Stage::Received)).await {
-            tracing::error!(audit_id = %call.audit_id, error = %e, "audit log refused the received record; deletion not forwarded");
+        if let Err(e) = self.append(PreparedLine::call(&call.record)).await {
+            let audit_id = &call.record.audit_id;
+            tracing::error!(%audit_id, error = %e, "audit log refused the received record; deletion not forwarded");
             let message = "the audit log cannot be written; the deletion was not forwarded";
-            let answer = ProxyError::AuditUnavailable.answer(message, Some(&call.audit_id));
+            let answer = ProxyError::AuditUnavailable.answer(message, Some(audit_id));
             let outcome = proxy_outcome(ProxyError::AuditUnavailable, message);
             // The writer retries this record until the log is writable again; the client
             // need not wait for that.
             let audit = self.audit.clone();
-            let entry = call.completed(outcome, None);
+            let line = call.completed(outcome, None);
             tokio::spawn(async move {
-                if let Err(e) = audit.append(entry).await {
+                if let Err(e) = audit.append_prepared(line).await {
                     tracing::error!(error = %e, "completed record for a refused deletion still pending");
                 }
             });
@@ -103,16 +105,20 @@ impl Proxy {
             Err(e) => {
                 let kind = ProxyError::for_upstream(&e);
                 let message = e.to_string();
-                tracing::warn!(audit_id = %call.audit_id, error = %message, "audited deletion got no upstream answer");
+                tracing::warn!(audit_id = %call.record.audit_id, error = %message, "audited deletion got no upstream answer");
                 let outcome = proxy_outcome(kind, &message);
-                (kind.answer(&message, Some(&call.audit_id)), outcome, None)
+                (
+                    kind.answer(&message, Some(&call.record.audit_id)),
+                    outcome,
+                    None,
+                )
             }
         };
 
         // Write `completed` before answering.
-        self.record_completed(call.completed(outcome, request_id))
+        self.record_completed(outcome.result, call.completed(outcome, request_id))
             .await;
-        with_audit_id(response, &call.audit_id)
+        with_audit_id(response, &call.record.audit_id)
     }
 
     /// Reads the upstream's whole (small) answer so its outcome can be recorded.
@@ -190,20 +196,21 @@ impl Proxy {
     /// Answers a refused call and records it: `completed` only, result `rejected`.
     async fn refuse(
         &self,
-        call: &AuditedCall,
+        mut call: AuditedCall,
         error: ProxyError,
         message: &str,
     ) -> Response<ProxyBody> {
-        tracing::info!(audit_id = %call.audit_id, reason = %message, "audited deletion refused");
-        self.record_completed(call.completed(proxy_outcome(error, message), None))
+        tracing::info!(audit_id = %call.record.audit_id, reason = %message, "audited deletion refused");
+        let outcome = proxy_outcome(error, message);
+        self.record_completed(outcome.result, call.completed(outcome, None))
             .await;
-        error.answer(message, Some(&call.audit_id))
+        error.answer(message, Some(&call.record.audit_id))
     }
 
     /// Appends a record, timing it and counting failures for `/metrics`.
-    async fn append(&self, entry: Entry) -> Result<(), crate::audit::AuditError> {
+    async fn append(&self, line: PreparedLine) -> Result<(), crate::audit::AuditError> {
         let started = Instant::now();
-        let result = self.audit.append(entry).await.map(|_| ());
+        let result = self.audit.append_prepared(line).await.map(|_| ());
         self.metrics
             .audit_append_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -213,15 +220,9 @@ impl Proxy {
         result
     }
 
-    async fn record_completed(&self, entry: Entry) {
-        if let Entry::Call(CallRecord {
-            outcome: Some(outcome),
-            ..
-        }) = &entry
-        {
-            self.metrics.count_audited(outcome.result.as_str());
-        }
-        if let Err(e) = self.append(entry).await {
+    async fn record_completed(&self, result: CallResult, line: PreparedLine) {
+        self.metrics.count_audited(result.as_str());
+        if let Err(e) = self.append(line).await {
             // The writer keeps the record and retries it; the call has already happened,
             // so the client still gets its answer.
             tracing::error!(error = %e, "completed record not yet durable; the writer keeps retrying it");
@@ -230,27 +231,15 @@ impl Proxy {
 }
 
 impl AuditedCall {
-    fn record(&self, stage: Stage) -> Entry {
-        Entry::Call(CallRecord::delete_call(
-            stage,
-            &self.audit_id,
-            self.caller.clone(),
-            self.target.clone(),
-        ))
-    }
-
-    fn completed(&self, outcome: Outcome, request_id: Option<String>) -> Entry {
-        let mut record = CallRecord::delete_call(
-            Stage::Completed,
-            &self.audit_id,
-            self.caller.clone(),
-            self.target.clone(),
-        );
+    /// Turns the record into the `completed` stage and serializes it.
+    fn completed(&mut self, outcome: Outcome, request_id: Option<String>) -> PreparedLine {
+        let record = &mut self.record;
+        record.stage = Stage::Completed;
         record.outcome = Some(outcome);
         record.request_id = request_id;
         // Microsecond precision; whole milliseconds hide the proxy's own cost.
         record.duration_ms = Some((self.started.elapsed().as_micros() as f64) / 1000.0);
-        Entry::Call(record)
+        PreparedLine::call(record)
     }
 }
 
