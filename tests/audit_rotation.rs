@@ -130,3 +130,37 @@ async fn retention_keeps_files_not_covered_by_a_checkpoint() {
         assert!(after.contains(f), "{f:?} deleted without a checkpoint");
     }
 }
+
+/// Flush mode syncs the file in the background every MiB (so rotation has little left to
+/// sync); the files, checkpoints and chain are the same as with fsync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_mode_with_background_syncs_rotates_into_verifiable_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let mut cfg = config(&dir);
+    cfg.durability = mfa_audit_proxy::audit::Durability::Flush;
+    cfg.rotate_bytes = 3 * 1024 * 1024;
+    let log = open(&cfg);
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..1000 {
+                log.append(received(t * 1000 + i)).await.unwrap();
+                log.append(completed(t * 1000 + i)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    log.shutdown().await.unwrap();
+    let files = audit_files(&dir);
+    assert!(files.len() >= 2, "only {} files", files.len());
+    let rotated = events(&dir, "AuditFileRotated");
+    assert_eq!(rotated.len(), files.len() - 1);
+    let report = verify_dir(&dir, None).unwrap();
+    assert_eq!(report.records, 16_000 + rotated.len() as u64);
+    assert_eq!(report.checkpoints, files.len());
+    assert_eq!(report.records_after_last_checkpoint, 0);
+}

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How often an idle writer checks that its file and directory are still there.
 const IDLE_PROBE: Duration = Duration::from_secs(1);
+/// Flush mode: once this many bytes were written since the last sync, a helper thread syncs
+/// the file, so the sync before a rotation checkpoint finds little left to write.
+const BACKGROUND_SYNC_BYTES: u64 = 1024 * 1024;
 
 pub(crate) type Reply = oneshot::Sender<Result<Appended, AuditError>>;
 
@@ -74,6 +77,8 @@ struct Current {
     hasher: Sha256,
     last_seq: Option<u64>,
     checkpointed_seq: Option<u64>,
+    /// `len` when a background sync of this file was last requested (flush mode).
+    sync_requested_at: u64,
 }
 
 pub(crate) struct Writer {
@@ -90,6 +95,8 @@ pub(crate) struct Writer {
     backoff: Duration,
     next_retry_at: Option<Instant>,
     counters: Arc<Counters>,
+    /// Flush mode: the helper thread that syncs the current file in the background.
+    background_sync: Option<BackgroundSync>,
 }
 
 impl Writer {
@@ -116,6 +123,7 @@ impl Writer {
             backoff: FIRST_BACKOFF,
             next_retry_at: None,
             counters,
+            background_sync: None,
         })
     }
 
@@ -336,6 +344,12 @@ impl Writer {
         c.bytes_written.fetch_add(buf.len() as u64, Relaxed);
         if fsync {
             c.syncs.fetch_add(1, Relaxed);
+        } else if cur.len - cur.sync_requested_at >= BACKGROUND_SYNC_BYTES {
+            cur.sync_requested_at = cur.len;
+            let sync = self
+                .background_sync
+                .get_or_insert_with(BackgroundSync::start);
+            sync.request(&cur.file, &cur.path);
         }
         Ok(appended)
     }
@@ -419,6 +433,7 @@ impl Writer {
             hasher: Sha256::new(),
             last_seq: None,
             checkpointed_seq: None,
+            sync_requested_at: 0,
         })
     }
 
@@ -660,5 +675,57 @@ fn open_existing(e: ExistingFile) -> Result<Current, AuditError> {
         hasher: e.hasher,
         last_seq: e.last_seq,
         checkpointed_seq: None,
+        sync_requested_at: e.len,
     })
+}
+
+/// Flush mode keeps the dirty part of the current file small: a helper thread syncs it
+/// every [`BACKGROUND_SYNC_BYTES`], off the appending path. Without it the sync before a
+/// rotation checkpoint writes the whole file (64 MiB by default) while every append waits.
+/// What a checkpoint vouches for does not change: the writer still syncs the file itself
+/// before signing; this only leaves that sync less to do.
+struct BackgroundSync {
+    /// `None` when the thread could not be started: the checkpoint sync does all the work.
+    tx: Option<mpsc::SyncSender<(File, PathBuf)>>,
+}
+
+impl BackgroundSync {
+    fn start() -> BackgroundSync {
+        // One request in flight at most: a new one while a sync runs is skipped, as the
+        // next batch asks again.
+        let (tx, rx) = mpsc::sync_channel::<(File, PathBuf)>(1);
+        let spawned = std::thread::Builder::new()
+            .name("audit-sync".into())
+            .spawn(move || {
+                for (file, path) in rx {
+                    if let Err(e) = file.sync_data() {
+                        // The checkpoint's own sync will fail and report it on the hot path.
+                        tracing::warn!(file = %path.display(), error = %e, "audit background sync failed");
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => BackgroundSync { tx: Some(tx) },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the audit background sync thread");
+                BackgroundSync { tx: None }
+            }
+        }
+    }
+
+    fn request(&mut self, file: &File, path: &Path) {
+        let Some(tx) = &self.tx else { return };
+        // A second handle to the same open file: syncing it syncs ours.
+        let handle = match file.try_clone() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::debug!(error = %e, "audit background sync skipped");
+                return;
+            }
+        };
+        match tx.try_send((handle, path.to_path_buf())) {
+            Ok(()) | Err(mpsc::TrySendError::Full(_)) => {}
+            Err(mpsc::TrySendError::Disconnected(_)) => self.tx = None,
+        }
+    }
 }
