@@ -38,10 +38,6 @@ use super::Appended;
 const MAX_BATCH: usize = 4096;
 const FIRST_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// Group commit under load: see [`Writer::linger`]. Measured on the 2-vCPU benchmark machine
-/// (bench/profile.md, "Writer changes, session 2").
-const LINGER_AFTER: usize = 16;
-const LINGER: Duration = Duration::from_micros(200);
 /// How often an idle writer checks that its file and directory are still there.
 const IDLE_PROBE: Duration = Duration::from_secs(1);
 /// Flush mode: once this many bytes were written since the last sync, a helper thread syncs
@@ -148,9 +144,7 @@ impl Writer {
 
     /// The thread body: runs until shutdown or until every handle is gone.
     pub fn run(mut self, rx: Receiver<Request>) {
-        let mut last_batch = 0;
         loop {
-            self.linger(last_batch);
             let wait = match self.next_retry_at {
                 None => IDLE_PROBE,
                 Some(at) => at.saturating_duration_since(Instant::now()),
@@ -158,7 +152,6 @@ impl Writer {
             let first = rx.recv_timeout(wait);
             if matches!(first, Err(RecvTimeoutError::Timeout)) && self.next_retry_at.is_none() {
                 self.probe();
-                last_batch = 0;
                 continue;
             }
             let mut incoming = Vec::new();
@@ -185,7 +178,6 @@ impl Writer {
                     Request::Shutdown { reply } => shutdown = Some(reply),
                 }
             }
-            last_batch = batch.len();
             self.commit(batch);
             if shutdown.is_some() || disconnected {
                 let result = self.finish();
@@ -195,16 +187,6 @@ impl Writer {
                 // Appends queued after the shutdown request get `Closed` when `rx` drops.
                 return;
             }
-        }
-    }
-
-    /// Under heavy load (fsync mode, the last batch had [`LINGER_AFTER`] records or more),
-    /// waits [`LINGER`] before taking the next batch: the callers just answered send their
-    /// next records meanwhile, so one sync covers more of them, and senders find the writer
-    /// not parked, so they need not wake it. A light load goes straight to the channel.
-    fn linger(&self, last_batch: usize) {
-        if last_batch >= LINGER_AFTER && self.config.durability == Durability::Fsync {
-            std::thread::sleep(LINGER);
         }
     }
 
