@@ -73,6 +73,11 @@ async fn run(config: Config) -> Result<(), ServeError> {
         })?;
     let metrics = Arc::new(Metrics::new());
     let proxy = Arc::new(Proxy::new(&config, audit.clone(), metrics.clone())?);
+    // Started before the proxy is announced, so a failure here leaves no start record.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker_count = config.worker_threads();
+    let workers = Workers::start(worker_count, &proxy, &stop_rx, config.shutdown_grace)
+        .map_err(ServeError::Runtime)?;
 
     audit
         .append(Entry::Lifecycle(LifecycleRecord::new(
@@ -86,6 +91,7 @@ async fn run(config: Config) -> Result<(), ServeError> {
                 "tls": config.tls.is_some(),
                 "mutual_tls": config.tls.as_ref().is_some_and(|t| t.client_ca_file.is_some()),
                 "trusted_proxies": config.forwarding.trusted_proxies,
+                "workers": worker_count,
                 "pid": std::process::id(),
             }),
         )))
@@ -104,20 +110,12 @@ async fn run(config: Config) -> Result<(), ServeError> {
     println!("admin listening on {admin_bound}");
     tracing::info!(listen = %bound, admin = %admin_bound, upstream = %config.upstream.url, "proxy started");
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let admin_task = tokio::spawn(admin::serve(
         admin_listener,
         audit.clone(),
         metrics,
         stop_rx.clone(),
     ));
-    let workers = Workers::start(
-        config.worker_threads(),
-        &proxy,
-        &stop_rx,
-        config.shutdown_grace,
-    )
-    .map_err(ServeError::Runtime)?;
     let accept_task = tokio::spawn(accept_loop(listener, proxy, workers, stop_rx));
 
     let signal = wait_for_stop_signal(signals).await;

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ impl RawRequest {
 pub struct EchoUpstream {
     pub addr: String,
     pub requests: Arc<Mutex<Vec<RawRequest>>>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl EchoUpstream {
@@ -34,14 +37,24 @@ impl EchoUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (seen, accepted) = (requests.clone(), connections.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let seen = seen.clone();
                 std::thread::spawn(move || serve_connection(stream, seen));
             }
         });
-        EchoUpstream { addr, requests }
+        EchoUpstream {
+            addr,
+            requests,
+            connections,
+        }
+    }
+
+    pub fn connections_opened(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
