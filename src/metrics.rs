@@ -56,6 +56,8 @@ pub struct Metrics {
     pub audit_pending_retry: Gauge,
     pub audit_rotations: Gauge,
     pub audit_records_per_batch: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub audit_background_syncs: Gauge,
+    pub audit_background_sync_failures: Gauge,
 }
 
 impl Default for Metrics {
@@ -158,8 +160,22 @@ impl Metrics {
             "Average records per write-and-sync batch since start (group commit)",
             audit_records_per_batch.clone(),
         );
+        let audit_background_syncs = Gauge::default();
+        registry.register(
+            "audit_background_syncs",
+            "Flush mode: syncs of the current audit file made in the background since start",
+            audit_background_syncs.clone(),
+        );
+        let audit_background_sync_failures = Gauge::default();
+        registry.register(
+            "audit_background_sync_failures",
+            "Flush mode: background syncs of the audit file that failed since start",
+            audit_background_sync_failures.clone(),
+        );
         Metrics {
             registry,
+            audit_background_syncs,
+            audit_background_sync_failures,
             audit_batches,
             audit_writer_failures,
             audit_pending_retry,
@@ -212,6 +228,11 @@ impl Metrics {
         gauge(&self.audit_writer_failures, stats.write_failures);
         gauge(&self.audit_pending_retry, stats.pending_retry);
         gauge(&self.audit_rotations, stats.rotations);
+        gauge(&self.audit_background_syncs, stats.background_syncs);
+        gauge(
+            &self.audit_background_sync_failures,
+            stats.background_sync_failures,
+        );
         self.audit_last_sync_seconds
             .set(stats.last_sync_latency.as_secs_f64());
         self.audit_records_per_batch.set(stats.records_per_batch());

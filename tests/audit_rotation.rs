@@ -154,6 +154,15 @@ async fn flush_mode_with_background_syncs_rotates_into_verifiable_files() {
     for t in tasks {
         t.await.unwrap();
     }
+    // About 10 MB written: the background thread synced along the way, not the writer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while log.stats().background_syncs == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let stats = log.stats();
+    assert_eq!(stats.syncs, 0, "{stats:?}");
+    assert!(stats.background_syncs >= 1, "{stats:?}");
+    assert_eq!(stats.background_sync_failures, 0, "{stats:?}");
     log.shutdown().await.unwrap();
     let files = audit_files(&dir);
     assert!(files.len() >= 2, "only {} files", files.len());

@@ -17,6 +17,8 @@ pub(crate) struct Counters {
     pub pending_retry: AtomicU64,
     pub checkpoints_written: AtomicU64,
     pub files_pruned: AtomicU64,
+    pub background_syncs: AtomicU64,
+    pub background_sync_failures: AtomicU64,
     /// False after a failed batch until the next successful one, and after shutdown.
     pub writable: AtomicBool,
 }
@@ -43,6 +45,11 @@ pub struct AuditStats {
     pub checkpoints_written: u64,
     /// Files deleted by retention.
     pub files_pruned: u64,
+    /// Flush mode: syncs of the current file made in the background (every MiB).
+    pub background_syncs: u64,
+    /// Flush mode: background syncs that failed (the checkpoint's own sync reports the
+    /// error again before anything is signed).
+    pub background_sync_failures: u64,
 }
 
 impl AuditStats {
@@ -70,6 +77,8 @@ impl Counters {
             pending_retry: self.pending_retry.load(Relaxed),
             checkpoints_written: self.checkpoints_written.load(Relaxed),
             files_pruned: self.files_pruned.load(Relaxed),
+            background_syncs: self.background_syncs.load(Relaxed),
+            background_sync_failures: self.background_sync_failures.load(Relaxed),
         }
     }
 }

@@ -348,8 +348,8 @@ impl Writer {
             cur.sync_requested_at = cur.len;
             let sync = self
                 .background_sync
-                .get_or_insert_with(BackgroundSync::start);
-            sync.request(&cur.file, &cur.path);
+                .get_or_insert_with(|| BackgroundSync::start(self.counters.clone()));
+            sync.request(&cur.path, (cur.dev, cur.ino));
         }
         Ok(appended)
     }
@@ -686,22 +686,29 @@ fn open_existing(e: ExistingFile) -> Result<Current, AuditError> {
 /// before signing; this only leaves that sync less to do.
 struct BackgroundSync {
     /// `None` when the thread could not be started: the checkpoint sync does all the work.
-    tx: Option<mpsc::SyncSender<(File, PathBuf)>>,
+    tx: Option<mpsc::SyncSender<SyncRequest>>,
 }
 
+/// The file to sync: its path, and the device and inode it must still name.
+type SyncRequest = (PathBuf, (u64, u64));
+
 impl BackgroundSync {
-    fn start() -> BackgroundSync {
+    fn start(counters: Arc<Counters>) -> BackgroundSync {
         // One request in flight at most: a new one while a sync runs is skipped, as the
         // next batch asks again.
-        let (tx, rx) = mpsc::sync_channel::<(File, PathBuf)>(1);
+        let (tx, rx) = mpsc::sync_channel::<SyncRequest>(1);
         let spawned = std::thread::Builder::new()
             .name("audit-sync".into())
             .spawn(move || {
-                for (file, path) in rx {
-                    if let Err(e) = file.sync_data() {
-                        // The checkpoint's own sync will fail and report it on the hot path.
-                        tracing::warn!(file = %path.display(), error = %e, "audit background sync failed");
-                    }
+                for (path, inode) in rx {
+                    match sync_by_path(&path, inode) {
+                        Ok(false) => 0,
+                        Ok(true) => counters.background_syncs.fetch_add(1, Relaxed),
+                        Err(e) => {
+                            tracing::warn!(file = %path.display(), error = %e, "audit background sync failed");
+                            counters.background_sync_failures.fetch_add(1, Relaxed)
+                        }
+                    };
                 }
             });
         match spawned {
@@ -713,19 +720,27 @@ impl BackgroundSync {
         }
     }
 
-    fn request(&mut self, file: &File, path: &Path) {
+    fn request(&mut self, path: &Path, inode: (u64, u64)) {
         let Some(tx) = &self.tx else { return };
-        // A second handle to the same open file: syncing it syncs ours.
-        let handle = match file.try_clone() {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::debug!(error = %e, "audit background sync skipped");
-                return;
-            }
-        };
-        match tx.try_send((handle, path.to_path_buf())) {
+        match tx.try_send((path.to_path_buf(), inode)) {
             Ok(()) | Err(mpsc::TrySendError::Full(_)) => {}
             Err(mpsc::TrySendError::Disconnected(_)) => self.tx = None,
         }
     }
+}
+
+/// Syncs the file at `path` through a descriptor of its own, if it is still the inode
+/// the writer appends to. Not a clone of the writer's descriptor: a clone shares its
+/// write-back error state, so an error this sync consumed would not be reported again to
+/// the writer's own sync before a checkpoint, which would then sign bytes that never
+/// reached the disk. A separate open file reports such an error to both.
+/// False when the path names another file by now.
+fn sync_by_path(path: &Path, (dev, ino): (u64, u64)) -> io::Result<bool> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if (meta.dev(), meta.ino()) != (dev, ino) {
+        // Rotated or replaced meanwhile: the writer deals with that file itself.
+        return Ok(false);
+    }
+    file.sync_data().map(|()| true)
 }
