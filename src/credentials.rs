@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::CredentialConfig;
 use crate::signing::Secret;
+use zeroize::Zeroizing;
 
 /// The secret keys of the callers the proxy can verify, by access key ID.
 #[derive(Debug, Default, Clone)]
@@ -142,7 +143,11 @@ fn read_secret_file(path: &Path, key: &str, access_key: &str) -> Result<Secret, 
             mode,
         });
     }
-    let mut bytes = Vec::new();
+    // Sized up front so reading never reallocates and leaves a copy behind; wiped on drop.
+    let size = file.metadata().map_err(read_error)?.len();
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(size).unwrap_or(0).saturating_add(1),
+    ));
     file.read_to_end(&mut bytes).map_err(read_error)?;
     // Files written with `echo` end in a newline that is not part of the key.
     let trimmed = bytes.trim_ascii();

@@ -1,10 +1,20 @@
-//! A secret key that cannot reach a log by accident.
+//! A secret key that cannot reach a log by accident, and is wiped from memory when
+//! dropped.
 
 use std::fmt;
 
-/// Secret key bytes. `Debug` prints `[redacted]`; there is no `Display`.
+use zeroize::Zeroize;
+
+/// Secret key bytes. `Debug` prints `[redacted]`; there is no `Display`. Every copy is
+/// overwritten with zeros when it is dropped (`zeroize`, which the optimiser cannot skip).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 impl Secret {
     /// Wraps secret key bytes.
