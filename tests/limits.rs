@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::echo_upstream::EchoUpstream;
 use common::load::write_config;
-use common::raw_http::{self, parse_response, send};
+use common::raw_http::{self, get_keep_alive, parse_response, send};
 use common::*;
 
 fn start(upstream: &str, upstream_lines: &str, rest: &str) -> ProxyProcess {
@@ -48,43 +48,6 @@ fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Option<Durati
         }
     }
     (None, got)
-}
-
-/// A keep-alive GET on an open connection; returns the status.
-fn get_keep_alive(stream: &mut TcpStream, host: &str) -> u16 {
-    stream
-        .write_all(
-            format!("GET /v5/mfa-devices?limit=1 HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
-        )
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    read_one_response(stream)
-}
-
-/// Reads one response with a Content-Length body.
-fn read_one_response(stream: &mut TcpStream) -> u16 {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
-    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut length = 0;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap();
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).unwrap();
-    status
 }
 
 #[test]

@@ -3,29 +3,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use common::echo_upstream::EchoUpstream;
 use common::load::write_config;
-use common::raw_http::parse_response;
+use common::raw_http::get_keep_alive;
 use common::*;
-
-/// One keep-alive request on an open connection; the status. The echo upstream answers
-/// 204, so the answer ends with its head.
-fn get(stream: &mut TcpStream) -> u16 {
-    stream
-        .write_all(b"GET /v5/mfa-devices HTTP/1.1\r\nHost: iam.example\r\n\r\n")
-        .unwrap();
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "connection closed after {answer:?}");
-        answer.extend_from_slice(&buf[..n]);
-    }
-    parse_response(&answer).0
-}
 
 fn thread_names(pid: u32) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -63,8 +46,8 @@ fn each_worker_has_its_own_pool_and_connections_spread_over_the_workers() {
         let mut a = TcpStream::connect(&proxy.addr).unwrap();
         let mut b = TcpStream::connect(&proxy.addr).unwrap();
         for _ in 0..3 {
-            assert_eq!(get(&mut a), 204);
-            assert_eq!(get(&mut b), 204);
+            assert_eq!(get_keep_alive(&mut a, &proxy.addr), 204);
+            assert_eq!(get_keep_alive(&mut b, &proxy.addr), 204);
         }
         assert_eq!(
             upstream.connections_opened(),

@@ -1,7 +1,7 @@
 //! Raw HTTP/1.1 over a TCP socket: the request goes out byte for byte, so tests can send
 //! forms that an HTTP client library would normalise away.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -23,6 +23,43 @@ pub fn get(addr: &str, target: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
         addr,
         format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
     )
+}
+
+/// A keep-alive GET on an open connection; returns the status.
+pub fn get_keep_alive(stream: &mut TcpStream, host: &str) -> u16 {
+    stream
+        .write_all(
+            format!("GET /v5/mfa-devices?limit=1 HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    read_one_response(stream)
+}
+
+/// Reads one response with a Content-Length body.
+pub fn read_one_response(stream: &mut TcpStream) -> u16 {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).unwrap();
+    status
 }
 
 pub fn parse_response(raw: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
