@@ -134,7 +134,8 @@ fn read_secret_file(path: &Path, key: &str, access_key: &str) -> Result<Secret, 
     };
     // The mode is checked on the opened file, so it is the file that is read.
     let mut file = std::fs::File::open(path).map_err(read_error)?;
-    let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o777;
+    let meta = file.metadata().map_err(read_error)?;
+    let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(CredentialError::Permissive {
             key: key.to_string(),
@@ -144,9 +145,8 @@ fn read_secret_file(path: &Path, key: &str, access_key: &str) -> Result<Secret, 
         });
     }
     // Sized up front so reading never reallocates and leaves a copy behind; wiped on drop.
-    let size = file.metadata().map_err(read_error)?.len();
     let mut bytes = Zeroizing::new(Vec::with_capacity(
-        usize::try_from(size).unwrap_or(0).saturating_add(1),
+        usize::try_from(meta.len()).unwrap_or(0).saturating_add(1),
     ));
     file.read_to_end(&mut bytes).map_err(read_error)?;
     // Files written with `echo` end in a newline that is not part of the key.
