@@ -209,6 +209,23 @@ proptest! {
     }
 
     #[test]
+    fn access_key_of_agrees_with_parse(
+        prefix in "(SDK-HMAC-SHA256)?[ \t,]{0,3}",
+        parts in proptest::collection::vec("(Access|SignedHeaders|Signature|)[= ,;]{0,2}[a-zA-Z0-9;=, \t-]{0,70}", 0..5),
+        signed in proptest::collection::vec("[a-zA-Z][a-zA-Z0-9-]{0,3}", 1..5),
+        sig in "[0-9a-f]{64}",
+    ) {
+        // Near-valid noise, and valid headers whose signed names may repeat in other case.
+        let noise = format!("{prefix}{}", parts.join(","));
+        let valid = format!("SDK-HMAC-SHA256 Access=AK1, SignedHeaders={}, Signature={sig}", signed.join(";"));
+        for s in [noise, valid] {
+            let parsed = Authorization::parse(&s);
+            let borrowed = Authorization::access_key_of(&s);
+            prop_assert_eq!(borrowed.map(str::to_string), parsed.map(|a| a.access_key));
+        }
+    }
+
+    #[test]
     fn parse_round_trips(
         ak in "[A-Z0-9]{1,40}",
         headers in proptest::collection::btree_set("[a-z][a-z0-9-]{0,20}", 1..6),

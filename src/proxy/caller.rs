@@ -42,7 +42,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The AK of an `SDK-HMAC-SHA256 Access=AK, SignedHeaders=..., Signature=...` header.
 fn access_key_of(authorization: &str) -> Option<String> {
-    crate::signing::Authorization::parse(authorization)
+    crate::signing::Authorization::access_key_of(authorization)
         .ok()
-        .map(|a| a.access_key)
+        .map(str::to_string)
 }

@@ -77,61 +77,33 @@ pub enum AuthorizationError {
     InvalidSignature,
 }
 
+/// The three parts of a valid header value, borrowed from it.
+struct Parts<'a> {
+    access: &'a str,
+    signed: &'a str,
+    signature: &'a str,
+}
+
 impl Authorization {
     /// Parses an `Authorization` header value.
     pub fn parse(header_value: &str) -> Result<Self, AuthorizationError> {
-        let rest = header_value
-            .strip_prefix(ALGORITHM)
-            .ok_or(AuthorizationError::UnsupportedAlgorithm)?;
-        let params = rest.trim_start_matches(is_space);
-        // "SDK-HMAC-SHA256X..." or a bare scheme is another scheme, not ours.
-        if params.len() == rest.len() {
-            return Err(AuthorizationError::UnsupportedAlgorithm);
-        }
-
-        let mut access = None;
-        let mut signed = None;
-        let mut signature = None;
-        for (index, part) in params.split(',').enumerate() {
-            let part = part.trim_matches(is_space);
-            let (name, value) = part
-                .split_once('=')
-                .filter(|(name, _)| !name.is_empty())
-                .ok_or(AuthorizationError::MalformedPart { index })?;
-            let (slot, name) = match name {
-                "Access" => (&mut access, "Access"),
-                "SignedHeaders" => (&mut signed, "SignedHeaders"),
-                "Signature" => (&mut signature, "Signature"),
-                _ => return Err(AuthorizationError::UnknownPart { index }),
-            };
-            if slot.replace(value).is_some() {
-                return Err(AuthorizationError::DuplicatePart { name });
-            }
-        }
-
-        let access = access.ok_or(AuthorizationError::MissingPart { name: "Access" })?;
-        let signed = signed.ok_or(AuthorizationError::MissingPart {
-            name: "SignedHeaders",
-        })?;
-        let signature = signature.ok_or(AuthorizationError::MissingPart { name: "Signature" })?;
-
-        if !is_valid_access_key(access) {
-            return Err(AuthorizationError::InvalidAccessKey);
-        }
-        let signed_headers = parse_signed_headers(signed)?;
-        if signature.len() != SIGNATURE_HEX_LEN
-            || !signature
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(AuthorizationError::InvalidSignature);
-        }
-
+        let parts = validate(header_value)?;
         Ok(Self {
-            access_key: access.to_owned(),
-            signed_headers,
-            signature: signature.to_owned(),
+            access_key: parts.access.to_owned(),
+            signed_headers: parts
+                .signed
+                .split(';')
+                .map(str::to_ascii_lowercase)
+                .collect(),
+            signature: parts.signature.to_owned(),
         })
+    }
+
+    /// The access key of a header value that [`Authorization::parse`] accepts, borrowed
+    /// from it. The proxy records the AK of every audited call; this checks the header
+    /// just as strictly without copying the signature and the signed header names.
+    pub fn access_key_of(header_value: &str) -> Result<&str, AuthorizationError> {
+        validate(header_value).map(|parts| parts.access)
     }
 
     /// The header value, formatted exactly as the Python SDK formats it.
@@ -156,6 +128,62 @@ impl fmt::Debug for Authorization {
     }
 }
 
+/// Checks a header value completely and returns its parts; the one parser behind
+/// [`Authorization::parse`] and [`Authorization::access_key_of`].
+fn validate(header_value: &str) -> Result<Parts<'_>, AuthorizationError> {
+    let rest = header_value
+        .strip_prefix(ALGORITHM)
+        .ok_or(AuthorizationError::UnsupportedAlgorithm)?;
+    let params = rest.trim_start_matches(is_space);
+    // "SDK-HMAC-SHA256X..." or a bare scheme is another scheme, not ours.
+    if params.len() == rest.len() {
+        return Err(AuthorizationError::UnsupportedAlgorithm);
+    }
+
+    let mut access = None;
+    let mut signed = None;
+    let mut signature = None;
+    for (index, part) in params.split(',').enumerate() {
+        let part = part.trim_matches(is_space);
+        let (name, value) = part
+            .split_once('=')
+            .filter(|(name, _)| !name.is_empty())
+            .ok_or(AuthorizationError::MalformedPart { index })?;
+        let (slot, name) = match name {
+            "Access" => (&mut access, "Access"),
+            "SignedHeaders" => (&mut signed, "SignedHeaders"),
+            "Signature" => (&mut signature, "Signature"),
+            _ => return Err(AuthorizationError::UnknownPart { index }),
+        };
+        if slot.replace(value).is_some() {
+            return Err(AuthorizationError::DuplicatePart { name });
+        }
+    }
+
+    let access = access.ok_or(AuthorizationError::MissingPart { name: "Access" })?;
+    let signed = signed.ok_or(AuthorizationError::MissingPart {
+        name: "SignedHeaders",
+    })?;
+    let signature = signature.ok_or(AuthorizationError::MissingPart { name: "Signature" })?;
+
+    if !is_valid_access_key(access) {
+        return Err(AuthorizationError::InvalidAccessKey);
+    }
+    validate_signed_headers(signed)?;
+    if signature.len() != SIGNATURE_HEX_LEN
+        || !signature
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(AuthorizationError::InvalidSignature);
+    }
+    Ok(Parts {
+        access,
+        signed,
+        signature,
+    })
+}
+
 /// Access keys are ASCII letters and digits; anything else is refused so it cannot
 /// smuggle separators into logs or audit records.
 pub(crate) fn is_valid_access_key(access_key: &str) -> bool {
@@ -164,19 +192,24 @@ pub(crate) fn is_valid_access_key(access_key: &str) -> bool {
         && access_key.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn parse_signed_headers(value: &str) -> Result<Vec<String>, AuthorizationError> {
-    let mut names: Vec<String> = Vec::new();
-    for name in value.split(';') {
-        if name.is_empty() || !name.bytes().all(is_tchar) || names.len() == MAX_SIGNED_HEADERS {
+/// Names are checked in order, so the first bad one decides the error. Duplicates are
+/// found by comparing with the names before (at most 64), which allocates nothing.
+fn validate_signed_headers(value: &str) -> Result<(), AuthorizationError> {
+    for (count, name) in value.split(';').enumerate() {
+        if name.is_empty() || !name.bytes().all(is_tchar) || count == MAX_SIGNED_HEADERS {
             return Err(AuthorizationError::InvalidSignedHeaders);
         }
-        let name = name.to_ascii_lowercase();
-        if names.contains(&name) {
-            return Err(AuthorizationError::DuplicateSignedHeader { name });
+        if value
+            .split(';')
+            .take(count)
+            .any(|earlier| earlier.eq_ignore_ascii_case(name))
+        {
+            return Err(AuthorizationError::DuplicateSignedHeader {
+                name: name.to_ascii_lowercase(),
+            });
         }
-        names.push(name);
     }
-    Ok(names)
+    Ok(())
 }
 
 fn is_space(c: char) -> bool {

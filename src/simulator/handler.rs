@@ -321,7 +321,7 @@ fn host_of(parts: &http::request::Parts) -> Option<&str> {
 /// With `--no-verify`: the access key the request claims, so `--deny` still applies.
 fn claimed_access_key(parts: &http::request::Parts) -> Option<String> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    Authorization::parse(value).ok().map(|a| a.access_key)
+    Authorization::access_key_of(value).ok().map(str::to_string)
 }
 
 #[cfg(test)]
