@@ -5,6 +5,8 @@
 //! normalises paths or honours method overrides could still act on look-alike forms, so
 //! those are refused rather than passed through unaudited.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
 
@@ -97,7 +99,28 @@ fn method_override(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 /// What a lax upstream might make of a path: percent-decoded (repeatedly, for double
 /// encoding), lower-cased, `;params` dropped, empty and dot segments resolved, no
 /// trailing slash.
-pub fn normalize_path(path: &str) -> String {
+pub fn normalize_path(path: &str) -> Cow<'_, str> {
+    match already_normal(path) {
+        Some(normal) => Cow::Borrowed(normal),
+        None => Cow::Owned(normalize_fully(path)),
+    }
+}
+
+/// Most paths have nothing to decode, fold, drop or resolve: their normal form is
+/// themselves without trailing slashes, found without allocating (every pass-through
+/// request is classified). `None` when [`normalize_fully`] has work to do.
+fn already_normal(path: &str) -> Option<&str> {
+    let trimmed = path.trim_end_matches('/');
+    let plain = path.starts_with('/')
+        && !trimmed.is_empty()
+        && !trimmed.contains("//")
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_/".contains(&b));
+    plain.then_some(trimmed)
+}
+
+fn normalize_fully(path: &str) -> String {
     let decoded = decode_repeatedly(path)
         .to_ascii_lowercase()
         .replace('\\', "/");
@@ -231,5 +254,26 @@ mod tests {
             route("GET", "/v5/mfa-devices", None, &harmless),
             Route::PassThrough
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_shortcut_agrees_with_full_normalisation(
+            path in proptest::prop_oneof!["/[a-z0-9/_-]{0,40}", "/?[a-z0-9/_.%;A-Z\\\\-]{0,40}"]
+        ) {
+            if let Some(normal) = already_normal(&path) {
+                proptest::prop_assert_eq!(normal, normalize_fully(&path));
+            }
+        }
+    }
+
+    #[test]
+    fn the_shortcut_takes_plain_paths_only() {
+        assert_eq!(already_normal("/v5/mfa-devices/"), Some("/v5/mfa-devices"));
+        for path in [
+            "/", "//v5", "/v5//x", "/V5/x", "/v5/./x", "/v5/%78", "/v5;a", "v5",
+        ] {
+            assert_eq!(already_normal(path), None, "{path}");
+        }
     }
 }
