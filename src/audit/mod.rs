@@ -46,6 +46,7 @@ pub mod files;
 pub mod keys;
 pub mod record;
 pub mod recovery;
+pub mod relay;
 pub mod retention;
 pub mod stats;
 pub mod verify;
@@ -65,6 +66,7 @@ pub use verify::{verify_dir, VerifyFailure, VerifyReport};
 
 use keys::SigningKey;
 use record::{Entry, LifecycleRecord, PreparedLine};
+use relay::{Relay, Reply};
 use stats::Counters;
 use writer::{Request, Writer};
 
@@ -80,6 +82,8 @@ pub struct Appended {
 #[derive(Clone)]
 pub struct AuditLog {
     shared: Arc<Shared>,
+    /// Where this handle's answers come back through ([`AuditLog::with_relay`]).
+    relay: Option<Relay>,
 }
 
 struct Shared {
@@ -149,7 +153,25 @@ impl AuditLog {
                 config: config.clone(),
                 dir_lock: std::sync::Mutex::new(Some(dir_lock)),
             }),
+            relay: None,
         })
+    }
+
+    /// A handle for one worker thread: its appends are answered through a relay, one
+    /// wakeup per batch for all of the worker's waiting calls ([`relay`]). The returned
+    /// task must run on that worker's runtime.
+    pub fn with_relay(
+        &self,
+    ) -> (
+        AuditLog,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let (relay, task) = Relay::new();
+        let log = AuditLog {
+            shared: self.shared.clone(),
+            relay: Some(relay),
+        };
+        (log, task)
     }
 
     /// Appends one record; returns once it is durable as configured. A `received` record
@@ -165,7 +187,8 @@ impl AuditLog {
         if self.shared.closed.load(Relaxed) {
             return Err(AuditError::Closed);
         }
-        let (reply, answer) = oneshot::channel();
+        let (waiter, answer) = oneshot::channel();
+        let reply = Reply::new(waiter, self.relay.clone());
         self.shared
             .tx
             .send(Request::Append { line, reply })

@@ -30,6 +30,7 @@ use super::files;
 use super::keys::SigningKey;
 use super::record::{self, Entry, LifecycleRecord, PreparedLine};
 use super::recovery::{self, ExistingFile, MovedTail};
+use super::relay::{Answers, Reply};
 use super::retention;
 use super::stats::Counters;
 use super::Appended;
@@ -43,8 +44,9 @@ const IDLE_PROBE: Duration = Duration::from_secs(1);
 /// Flush mode: once this many bytes were written since the last sync, a helper thread syncs
 /// the file, so the sync before a rotation checkpoint finds little left to write.
 const BACKGROUND_SYNC_BYTES: u64 = 1024 * 1024;
-
-pub(crate) type Reply = oneshot::Sender<Result<Appended, AuditError>>;
+/// The batch buffer is kept for the next batch (no allocation per group commit) unless
+/// a burst grew it beyond this; then it is freed, so one burst does not hold memory.
+const KEEP_BATCH_BUF_BYTES: usize = 256 * 1024;
 
 /// What the handles send to the writer thread.
 pub(crate) enum Request {
@@ -97,6 +99,8 @@ pub(crate) struct Writer {
     counters: Arc<Counters>,
     /// Flush mode: the helper thread that syncs the current file in the background.
     background_sync: Option<BackgroundSync>,
+    /// The bytes of the batch being written, kept between batches.
+    batch_buf: Vec<u8>,
 }
 
 impl Writer {
@@ -124,6 +128,7 @@ impl Writer {
             next_retry_at: None,
             counters,
             background_sync: None,
+            batch_buf: Vec::new(),
         })
     }
 
@@ -242,11 +247,13 @@ impl Writer {
                 // Before the replies, so a caller that got its answer sees the new state.
                 self.counters.writable.store(true, Relaxed);
                 self.counters.pending_retry.store(0, Relaxed);
+                let mut answers = Answers::default();
                 for (p, a) in batch.into_iter().zip(appended) {
                     if let Some(reply) = p.reply {
-                        let _ = reply.send(Ok(a));
+                        answers.push(reply, Ok(a));
                     }
                 }
+                answers.send();
                 self.backoff = FIRST_BACKOFF;
                 self.next_retry_at = None;
             }
@@ -266,7 +273,7 @@ impl Writer {
                     } else {
                         failed_fast += 1;
                         if let Some(reply) = p.reply {
-                            let _ = reply.send(Err(e.duplicate()));
+                            reply.send(Err(e.duplicate()));
                         }
                     }
                 }
@@ -298,21 +305,28 @@ impl Writer {
             return Ok(Vec::new());
         }
         let time = record::format_time(OffsetDateTime::now_utc());
-        let mut head = self.head.clone();
-        let mut buf = Vec::with_capacity(batch.len() * 640);
-        let mut appended = Vec::with_capacity(batch.len());
+        let mut buf = std::mem::take(&mut self.batch_buf);
+        buf.clear();
+        let mut appended: Vec<Appended> = Vec::with_capacity(batch.len());
         for p in batch.iter() {
-            let seq = head.next_seq;
+            // Each line chains on the one before it, the first on the head.
+            let (seq, prev_hash) = match appended.last() {
+                Some(prev) => (prev.seq.saturating_add(1), &prev.hash),
+                None => (self.head.next_seq, &self.head.prev_hash),
+            };
             let start = buf.len();
-            p.line.write_stamped(&mut buf, &time, seq, &head.prev_hash);
+            p.line.write_stamped(&mut buf, &time, seq, prev_hash);
             let hash = line_hash(&buf[start..]);
             buf.push(b'\n');
-            head = ChainHead {
-                next_seq: seq.saturating_add(1),
-                prev_hash: hash.clone(),
-            };
             appended.push(Appended { seq, hash });
         }
+        let head = match appended.last() {
+            Some(last) => ChainHead {
+                next_seq: last.seq.saturating_add(1),
+                prev_hash: last.hash.clone(),
+            },
+            None => self.head.clone(),
+        };
         let Some(cur) = self.current.as_mut() else {
             return Err(AuditError::io(
                 &self.dir,
@@ -335,13 +349,17 @@ impl Writer {
         let micros = started.elapsed().as_micros() as u64;
         cur.len += buf.len() as u64;
         cur.hasher.update(&buf);
+        let written = buf.len() as u64;
+        if buf.capacity() <= KEEP_BATCH_BUF_BYTES {
+            self.batch_buf = buf;
+        }
         cur.last_seq = Some(head.next_seq - 1);
         self.head = head;
         let c = &self.counters;
         c.last_sync_micros.store(micros, Relaxed);
         c.records_written.fetch_add(appended.len() as u64, Relaxed);
         c.batches_written.fetch_add(1, Relaxed);
-        c.bytes_written.fetch_add(buf.len() as u64, Relaxed);
+        c.bytes_written.fetch_add(written, Relaxed);
         if fsync {
             c.syncs.fetch_add(1, Relaxed);
         } else if cur.len - cur.sync_requested_at >= BACKGROUND_SYNC_BYTES {

@@ -79,17 +79,25 @@ impl Proxy {
         })
     }
 
-    /// A copy for one worker thread: everything shared but the upstream connection pool.
-    pub fn for_worker(&self) -> Proxy {
-        Proxy {
+    /// A copy for one worker thread: everything shared but the upstream connection pool
+    /// and the audit answers' relay, whose task the worker must run on its own runtime.
+    pub fn for_worker(
+        &self,
+    ) -> (
+        Proxy,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let (audit, relay) = self.audit.with_relay();
+        let proxy = Proxy {
             upstream: self.upstream.with_own_pool(),
-            audit: self.audit.clone(),
+            audit,
             limits: self.limits.clone(),
             metrics: self.metrics.clone(),
             resign: self.resign.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             tls: self.tls.clone(),
-        }
+        };
+        (proxy, relay)
     }
 
     pub async fn handle(

@@ -57,11 +57,17 @@ impl Workers {
                 .build()?;
             let (connections, incoming) = mpsc::unbounded_channel();
             let open = Arc::new(AtomicUsize::new(0));
-            let proxy = Arc::new(proxy.for_worker());
+            let (proxy, audit_relay) = proxy.for_worker();
+            let proxy = Arc::new(proxy);
             let stop = stop.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("worker-{index}"))
-                .spawn(move || runtime.block_on(serve_connections(incoming, proxy, stop, grace)))?;
+                .spawn(move || {
+                    runtime.block_on(async {
+                        tokio::spawn(audit_relay);
+                        serve_connections(incoming, proxy, stop, grace).await
+                    })
+                })?;
             workers.push(Worker {
                 connections,
                 open,
