@@ -7,6 +7,11 @@ const KEEP_ALIVE: &str = "keep-alive";
 
 /// Strips `Connection`, every header it names, and the fixed hop-by-hop set.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of them (a header Connection names is only hop-by-hop with
+    // Connection present): one pass over the names tells, without a lookup per name.
+    if !headers.keys().any(is_always_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
@@ -29,6 +34,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in proxy_headers {
         headers.remove(name);
     }
+}
+
+fn is_always_hop_by_hop(name: &HeaderName) -> bool {
+    [CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE].contains(name)
+        || name.as_str() == KEEP_ALIVE
+        || name.as_str().starts_with("proxy-")
 }
 
 #[cfg(test)]
@@ -63,5 +74,43 @@ mod tests {
         assert_eq!(names, vec!["authorization", "x-repeated"]);
         let repeated: Vec<_> = h.get_all("x-repeated").iter().collect();
         assert_eq!(repeated, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn each_hop_by_hop_name_alone_is_stripped() {
+        let names = [
+            "connection",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "keep-alive",
+            "proxy-authenticate",
+            "proxy-anything",
+        ];
+        for name in names {
+            let mut h = HeaderMap::new();
+            h.append(name, HeaderValue::from_static("x"));
+            h.append("x-keep", HeaderValue::from_static("1"));
+            strip_hop_by_hop(&mut h);
+            let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+            assert_eq!(left, ["x-keep"], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_message_without_them_is_left_as_it_is() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("host", "a"),
+            ("x-b", "1"),
+            ("x-b", "2"),
+            ("authorization", "c"),
+        ] {
+            h.append(name, HeaderValue::from_static(value));
+        }
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
     }
 }
