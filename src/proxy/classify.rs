@@ -7,19 +7,23 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 use percent_encoding::percent_decode_str;
 
 pub const DELETE_PATH: &str = "/v5/virtual-mfa-devices";
 
-/// Headers some frameworks honour to replace the request method.
-const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
+/// Headers some frameworks honour to replace the request method. (Names, not strings:
+/// a lookup by string parses the name first, on every request.)
+const METHOD_OVERRIDE_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
 ];
 /// Headers some frameworks (IIS, Symfony, Zend) honour to replace the request target.
-const URL_REWRITE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
+const URL_REWRITE_HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+];
 /// Query parameters some frameworks honour to replace the request method.
 const METHOD_OVERRIDE_PARAMS: [&str; 2] = ["_method", "method"];
 
@@ -70,7 +74,7 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
 fn rewrites_to_delete_path(headers: &HeaderMap) -> bool {
     URL_REWRITE_HEADERS
         .iter()
-        .flat_map(|name| headers.get_all(*name))
+        .flat_map(|name| headers.get_all(name))
         .any(|value| {
             let value = String::from_utf8_lossy(value.as_bytes());
             let path = value.split('?').next().unwrap_or("");
@@ -80,7 +84,7 @@ fn rewrites_to_delete_path(headers: &HeaderMap) -> bool {
 
 /// The method an override header or parameter asks for, if any is present.
 fn method_override(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    for name in METHOD_OVERRIDE_HEADERS {
+    for name in &METHOD_OVERRIDE_HEADERS {
         if let Some(v) = headers.get(name) {
             return Some(String::from_utf8_lossy(v.as_bytes()).trim().to_string());
         }
