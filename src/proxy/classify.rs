@@ -92,9 +92,12 @@ fn method_override(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     let query = query?;
     for pair in query.split(['&', ';']) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode_repeatedly(key).to_ascii_lowercase();
-        if METHOD_OVERRIDE_PARAMS.contains(&key.as_str()) {
-            return Some(decode_repeatedly(value));
+        let key = decode_repeatedly(key);
+        if METHOD_OVERRIDE_PARAMS
+            .iter()
+            .any(|param| key.eq_ignore_ascii_case(param))
+        {
+            return Some(decode_repeatedly(value).into_owned());
         }
     }
     None
@@ -142,17 +145,20 @@ fn normalize_fully(path: &str) -> String {
     format!("/{}", segments.join("/"))
 }
 
-fn decode_repeatedly(s: &str) -> String {
-    let mut current = s.to_string();
+fn decode_repeatedly(s: &str) -> Cow<'_, str> {
+    let mut current = Cow::Borrowed(s);
     // Three rounds cover double and triple encoding; more is not a realistic upstream.
     for _ in 0..3 {
-        let next = percent_decode_str(&current)
-            .decode_utf8_lossy()
-            .into_owned();
-        if next == current {
-            break;
+        // Borrowed: nothing was decoded, so this is the final form (and most query keys
+        // and values get here without a copy).
+        let decoded = match percent_decode_str(&current).decode_utf8_lossy() {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(next) => Some(next),
+        };
+        match decoded {
+            Some(next) => current = Cow::Owned(next),
+            None => break,
         }
-        current = next;
     }
     current
 }
