@@ -128,6 +128,32 @@ async fn foreign_bytes_appended_while_running_are_moved_aside_and_recorded() {
     verify_dir(&dir, None).unwrap();
 }
 
+#[tokio::test]
+async fn a_file_truncated_while_running_is_given_up_and_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let log = open(&config(&dir));
+    log.append(received(1)).await.unwrap();
+    let file = audit_files(&dir).pop().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    log.append(received(2)).await.unwrap();
+    log.shutdown().await.unwrap();
+    let lost = events(&dir, "AuditFileLost");
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    let reason = lost[0]["details"]["reason"].as_str().unwrap();
+    assert!(reason.contains("shrank"), "{reason}");
+    assert_eq!(
+        audit_files(&dir).len(),
+        2,
+        "the records go on in a new file, the truncated one is left as it is"
+    );
+}
+
 /// Whatever the last file holds, open and append answer without panicking, and no byte of
 /// the file is lost: what is not kept in the file is in a torn file.
 #[test]

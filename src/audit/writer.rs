@@ -619,19 +619,15 @@ use CheckError::{Io, Lost};
 /// Compares the path's inode with the open file's, and trims bytes of an earlier failed
 /// batch that could not be truncated at the time.
 fn check_current(cur: &mut Current) -> Result<Option<MovedTail>, CheckError> {
-    match fs::metadata(&cur.path) {
-        Ok(m) if m.dev() == cur.dev && m.ino() == cur.ino => {}
+    // One `statx` per batch: when the path names our inode, its size is our file's size.
+    let len = match fs::metadata(&cur.path) {
+        Ok(m) if m.dev() == cur.dev && m.ino() == cur.ino => m.len(),
         Ok(_) => return Err(Lost("the path now names another file".into())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(Lost("the file was deleted".into()))
         }
         Err(e) => return Err(Io(AuditError::io(&cur.path, e))),
-    }
-    let len = cur
-        .file
-        .metadata()
-        .map_err(|e| Io(AuditError::io(&cur.path, e)))?
-        .len();
+    };
     if len != cur.len {
         if len < cur.len {
             return Err(Lost(format!(
