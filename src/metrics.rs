@@ -27,6 +27,12 @@ pub struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// See [`Metrics::count_client_error`].
+    pub kind: Label,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabel {
     pub route: Label,
 }
@@ -45,6 +51,7 @@ pub struct Metrics {
     pub audit_append_seconds: Histogram,
     pub audit_write_failures: Counter,
     pub upstream_seconds: HistogramFamily<RouteLabel>,
+    pub client_connection_errors: Family<KindLabel, Counter>,
     pub in_flight: Gauge,
     pub open_connections: Gauge,
     /// Filled from the audit writer's own statistics at scrape time.
@@ -92,6 +99,13 @@ impl Metrics {
             "audit_write_failures",
             "Audit records the log refused (received: call not forwarded; completed: retried)",
             audit_write_failures.clone(),
+        );
+        let client_connection_errors = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "client_connection_errors",
+            "Client connections that ended on an error or a timeout instead of a request \
+             (those requests never reach the proxy's handler, so `requests` does not count them)",
+            client_connection_errors.clone(),
         );
         let upstream_seconds: HistogramFamily<RouteLabel> =
             Family::new_with_constructor(latency_histogram);
@@ -186,6 +200,7 @@ impl Metrics {
             audit_append_seconds,
             audit_write_failures,
             upstream_seconds,
+            client_connection_errors,
             in_flight,
             open_connections,
             audit_records_written,
@@ -207,6 +222,20 @@ impl Metrics {
         self.audited_calls
             .get_or_create(&ResultLabel {
                 result: Cow::Borrowed(result),
+            })
+            .inc();
+    }
+
+    /// A client connection that ended without its request reaching the handler. `kind`:
+    /// `head_too_large` (hyper answered 431), `malformed` (hyper answered 400 or 414),
+    /// `header_timeout` (a head not complete within `limits.header_read_timeout`),
+    /// `idle_timeout` (closed by the proxy after `limits.idle_timeout` or, before any
+    /// request, `limits.header_read_timeout`), `incomplete` (the client closed in the middle
+    /// of a request), `other` (resets, HTTP/2 protocol errors).
+    pub fn count_client_error(&self, kind: &'static str) {
+        self.client_connection_errors
+            .get_or_create(&KindLabel {
+                kind: Cow::Borrowed(kind),
             })
             .inc();
     }

@@ -7,6 +7,8 @@
 //! `[upstream]`: `connect_timeout` (a loopback listener whose accept queue is full drops
 //! SYNs), `request_timeout` (504), `pool_idle_timeout` (idle pooled connections closed
 //! before the upstream would). Zero for a count or timeout is a configuration error.
+//! Connections refused or closed before a request reaches the handler (431, 400 for a
+//! malformed head, header and idle timeouts) are counted on `/metrics`.
 
 mod common;
 
@@ -17,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::echo_upstream::EchoUpstream;
-use common::load::write_config;
+use common::load::{metric, scrape, write_config, Sample};
 use common::raw_http::{self, get_keep_alive, parse_response, send};
 use common::*;
 
@@ -97,6 +99,7 @@ fn header_read_timeout_closes_a_slow_head_while_others_are_served() {
         assert_eq!(parse_response(&answer).0, 408);
     }
     assert_eq!(raw_http::get(&proxy.addr, "/v5/mfa-devices").0, 200);
+    wait_for_client_errors(&proxy, "header_timeout", 1.0);
 }
 
 #[test]
@@ -129,6 +132,9 @@ fn header_read_timeout_closes_connections_that_never_begin_a_request() {
     let (closed, _) = read_until_closed(&mut idle, Duration::from_secs(4));
     println!("an idle keep-alive connection was closed after {closed:?}");
     assert!(closed.is_some_and(|c| c < Duration::from_millis(2500)));
+    // hyper's own header timer closed the keep-alive one.
+    wait_for_client_errors(&proxy, "idle_timeout", 2.0);
+    wait_for_client_errors(&proxy, "header_timeout", 1.0);
 }
 
 #[test]
@@ -163,7 +169,44 @@ fn too_many_headers_are_refused_with_431() {
     assert_refused_with_431(&sim, &proxy, &request(20));
 }
 
-/// The request gets 431 (or a closed connection) and the upstream sees nothing.
+#[test]
+fn a_malformed_head_gets_400_and_is_counted() {
+    let sim = sim();
+    let proxy = start(&sim.url(), "", "");
+    let before = sim.stats()["requests"].as_u64().unwrap();
+    let request = format!(
+        "GET /v5/mfa-devices HTTP/1.1\r\nHost: {}\r\nNot a header line\r\n\r\n",
+        proxy.addr
+    );
+    assert_eq!(send(&proxy.addr, request.as_bytes()).0, 400);
+    assert_eq!(sim.stats()["requests"].as_u64().unwrap(), before);
+    wait_for_client_errors(&proxy, "malformed", 1.0);
+}
+
+/// Waits until `/metrics` counts `n` client connection errors of `kind` (the count is
+/// taken when the connection task ends, just after the client sees the close).
+fn wait_for_client_errors(proxy: &ProxyProcess, kind: &str, n: f64) {
+    let name = "mfa_audit_proxy_client_connection_errors_total";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = metric(&scrape(&proxy.admin_addr), name, &[("kind", kind)]);
+        if got == n {
+            return;
+        }
+        let all: Vec<Sample> = scrape(&proxy.admin_addr)
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "{name}{{kind={kind}}}: {got}, want {n}; all kinds: {all:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The request gets 431 (or a closed connection) and the upstream sees nothing; the
+/// refusal is counted on `/metrics`.
 fn assert_refused_with_431(sim: &SimulatorProcess, proxy: &ProxyProcess, request: &str) {
     let before = sim.stats()["requests"].as_u64().unwrap();
     let mut stream = TcpStream::connect(&proxy.addr).unwrap();
@@ -178,6 +221,7 @@ fn assert_refused_with_431(sim: &SimulatorProcess, proxy: &ProxyProcess, request
         before,
         "not forwarded"
     );
+    wait_for_client_errors(proxy, "head_too_large", 1.0);
 }
 
 #[test]

@@ -161,6 +161,7 @@ async fn serve_connection<I>(
     let info = Arc::new(info);
     let activity = Activity::new();
     let limits = proxy.limits.clone();
+    let metrics = proxy.metrics.clone();
     let in_service = activity.clone();
     let service = service_fn(move |request| {
         let proxy = proxy.clone();
@@ -181,10 +182,32 @@ async fn serve_connection<I>(
         closed = connection.as_mut() => closed,
         _ = activity.idle(limits.header_read_timeout, limits.idle_timeout) => {
             tracing::debug!(%remote, "closing an idle client connection");
+            metrics.count_client_error("idle_timeout");
             return;
         }
     };
     if let Err(e) = closed {
         tracing::debug!(error = %e, %remote, "client connection ended with an error");
+        metrics.count_client_error(client_error_kind(e.as_ref()));
+    }
+}
+
+/// The `kind` label of `client_connection_errors` for an error hyper ended a connection
+/// with. Refusals hyper answers itself (431, 400) never reach our handler, so this is
+/// where an operator gets to see them.
+fn client_error_kind(error: &(dyn std::error::Error + 'static)) -> &'static str {
+    let Some(e) = error.downcast_ref::<hyper::Error>() else {
+        return "other";
+    };
+    if e.is_parse_too_large() {
+        "head_too_large"
+    } else if e.is_parse() {
+        "malformed"
+    } else if e.is_timeout() {
+        "header_timeout"
+    } else if e.is_incomplete_message() {
+        "incomplete"
+    } else {
+        "other"
     }
 }
