@@ -1,7 +1,7 @@
 //! Issue #6: every user-facing limit, provoked once.
 //!
 //! `[limits]`: `header_read_timeout` (a slow head and a silent connection are closed while
-//! other clients are served), `max_header_bytes` (431), `max_headers` (431),
+//! other clients are served), `idle_timeout` (a keep-alive connection between requests), `max_header_bytes` (431), `max_headers` (431),
 //! `max_body_bytes` (413 `MAP.0413` by Content-Length, and for a chunked body over it,
 //! which never reaches the upstream whole), `max_connections` (a third connection waits for a slot).
 //! `[upstream]`: `connect_timeout` (a loopback listener whose accept queue is full drops
@@ -105,7 +105,11 @@ fn header_read_timeout_closes_a_slow_head_while_others_are_served() {
 #[test]
 fn header_read_timeout_closes_connections_that_never_begin_a_request() {
     let sim = sim();
-    let proxy = start(&sim.url(), "", "[limits]\nheader_read_timeout = \"1s\"");
+    let proxy = start(
+        &sim.url(),
+        "",
+        "[limits]\nheader_read_timeout = \"1s\"\nidle_timeout = \"2s\"",
+    );
     // Nothing at all, and the start of the HTTP/2 preface (which the server must read
     // whole to tell HTTP/1 from HTTP/2).
     for (what, first) in [
@@ -126,13 +130,23 @@ fn header_read_timeout_closes_connections_that_never_begin_a_request() {
             "closed late: {closed:?}"
         );
     }
-    // A keep-alive connection idle after its request is closed the same way.
+    // A keep-alive connection idle after its request is closed after idle_timeout, not
+    // after header_read_timeout (hyper's own header timer would have closed it at 1 s).
     let mut idle = TcpStream::connect(&proxy.addr).unwrap();
     assert_eq!(get_keep_alive(&mut idle, &proxy.addr), 200);
-    let (closed, _) = read_until_closed(&mut idle, Duration::from_secs(4));
+    let (closed, _) = read_until_closed(&mut idle, Duration::from_secs(5));
     println!("an idle keep-alive connection was closed after {closed:?}");
-    assert!(closed.is_some_and(|c| c < Duration::from_millis(2500)));
-    // hyper's own header timer closed the keep-alive one.
+    let closed = closed.expect("an idle keep-alive connection stays open");
+    assert!(
+        closed >= Duration::from_millis(1900),
+        "closed early: {closed:?}"
+    );
+    assert!(
+        closed < Duration::from_millis(3500),
+        "closed late: {closed:?}"
+    );
+    // The silent one and the keep-alive one were idle; the half preface is a head that
+    // never completed.
     wait_for_client_errors(&proxy, "idle_timeout", 2.0);
     wait_for_client_errors(&proxy, "header_timeout", 1.0);
 }

@@ -1,29 +1,54 @@
-//! Closes client connections that sit idle: before their first request (no bytes within
-//! `limits.header_read_timeout`) and between requests (`limits.idle_timeout`).
+//! Closes client connections that are slow or idle:
+//! - a request head (HTTP/1) must arrive whole within `limits.header_read_timeout` of its
+//!   first byte (slowloris);
+//! - a connection quiet before its first request is closed after
+//!   `limits.header_read_timeout`, and one quiet between requests after `limits.idle_timeout`.
 //!
-//! hyper's own header read timeout only starts once it reads a request head, and
-//! hyper-util's protocol detection (HTTP/1 or HTTP/2 preface) waits for the first bytes
-//! with no timeout at all, so a client that connects and says nothing would hold a
-//! connection slot forever. This wrapper notes the time of every read and write; the
-//! connection task closes the connection gracefully once it has been quiet for too long
-//! with no request in flight.
+//! Why not hyper's own `header_read_timeout`: its timer starts as soon as hyper waits for
+//! the next head, so on a keep-alive connection it also runs while the client is merely
+//! idle, and closed idle keep-alive connections after `header_read_timeout` instead of
+//! `idle_timeout`. And hyper-util's protocol detection (HTTP/1 or HTTP/2 preface) waits
+//! for the first bytes with no timeout at all, so a client that connects and says nothing
+//! would hold a connection slot forever. This wrapper notes the time of every read and
+//! write, and when the bytes of a new head start arriving; the connection task closes the
+//! connection gracefully when a limit is passed with no request in flight.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use http::Version;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// When a connection last moved bytes, and how many requests it has in flight.
+/// `head_from_ms` when no head is being read.
+const NO_HEAD: u64 = u64::MAX;
+
+/// When a connection last moved bytes, whether a head is arriving, and how many requests
+/// it has in flight.
 #[derive(Debug)]
 pub struct Activity {
     started: Instant,
     last_ms: AtomicU64,
+    /// When the first byte after the last request arrived (ms since `started`): a head is
+    /// being read. `NO_HEAD` while a request is in flight or nothing has arrived since.
+    head_from_ms: AtomicU64,
+    /// An HTTP/2 request was seen: streams have no head to time here (hyper's HTTP/2
+    /// settings bound them), and frames between requests are not the start of one.
+    multiplexed: AtomicBool,
     in_flight: AtomicUsize,
     requests: AtomicU64,
+}
+
+/// Why [`Activity::idle`] gave up on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// A request head was still incomplete `header_read_timeout` after its first byte.
+    SlowHead,
+    /// Nothing moved for the limit that applies (before the first request or between).
+    Idle,
 }
 
 impl Activity {
@@ -31,44 +56,81 @@ impl Activity {
         Arc::new(Activity {
             started: Instant::now(),
             last_ms: AtomicU64::new(0),
+            head_from_ms: AtomicU64::new(NO_HEAD),
+            multiplexed: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
         })
     }
 
-    fn touch(&self) {
-        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(now, Relaxed);
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(NO_HEAD - 1)
     }
 
-    /// Marks a request in flight until the guard drops.
-    pub fn request(self: &Arc<Self>) -> RequestGuard {
+    fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Relaxed);
+    }
+
+    /// Bytes arrived: with no request in flight, they begin the next head.
+    fn touch_read(&self) {
+        let now = self.now_ms();
+        self.last_ms.store(now, Relaxed);
+        if self.in_flight.load(Relaxed) == 0 && !self.multiplexed.load(Relaxed) {
+            let _ = self
+                .head_from_ms
+                .compare_exchange(NO_HEAD, now, Relaxed, Relaxed);
+        }
+    }
+
+    /// Marks a request (its head complete) in flight until the guard drops.
+    pub fn request(self: &Arc<Self>, version: Version) -> RequestGuard {
+        if version == Version::HTTP_2 {
+            self.multiplexed.store(true, Relaxed);
+        }
         self.in_flight.fetch_add(1, Relaxed);
         self.requests.fetch_add(1, Relaxed);
+        self.head_from_ms.store(NO_HEAD, Relaxed);
         RequestGuard(self.clone())
     }
 
-    /// Resolves once the connection has been quiet for its limit with nothing in flight:
-    /// `before_first` until a request has been seen, `between` after.
-    pub async fn idle(&self, before_first: Duration, between: Duration) {
+    /// Resolves once the connection, with nothing in flight, has passed a limit: a head
+    /// incomplete `header_limit` after its first byte, or quiet for `before_first` until a
+    /// request has been seen and for `between` after.
+    pub async fn idle(
+        &self,
+        header_limit: Duration,
+        before_first: Duration,
+        between: Duration,
+    ) -> Closed {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
         // A request can start at any moment and change which limit applies, so sleep
-        // only until the earliest deadline either limit allows, then look again.
-        let shortest = before_first.min(between);
+        // only until the earliest deadline any limit allows, then look again.
+        let shortest = header_limit.min(before_first).min(between);
         loop {
-            let limit = if self.requests.load(Relaxed) == 0 {
+            let quiet_limit = if self.requests.load(Relaxed) == 0 {
                 before_first
             } else {
                 between
             };
-            let quiet_since = self.started + Duration::from_millis(self.last_ms.load(Relaxed));
-            let now = Instant::now();
-            if now >= quiet_since + limit && self.in_flight.load(Relaxed) == 0 {
-                return;
+            let now = self.now_ms();
+            let head_from = self.head_from_ms.load(Relaxed);
+            let quiet_since = self.last_ms.load(Relaxed);
+            if self.in_flight.load(Relaxed) == 0 {
+                if head_from != NO_HEAD && now >= head_from.saturating_add(ms(header_limit)) {
+                    return Closed::SlowHead;
+                }
+                if now >= quiet_since.saturating_add(ms(quiet_limit)) {
+                    return Closed::Idle;
+                }
             }
-            let wake = (quiet_since + shortest)
-                .max(now + Duration::from_millis(100))
-                .min(now + shortest);
-            tokio::time::sleep_until(wake.into()).await;
+            let mut next = quiet_since.saturating_add(ms(shortest));
+            if head_from != NO_HEAD {
+                next = next.min(head_from.saturating_add(ms(header_limit)));
+            }
+            let wait = Duration::from_millis(next.saturating_sub(now))
+                .max(Duration::from_millis(100))
+                .min(shortest);
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -103,7 +165,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.touch_read();
         }
         poll
     }
@@ -160,11 +222,15 @@ mod tests {
         let started = Instant::now();
         let idle = tokio::spawn(async move {
             watch
-                .idle(Duration::from_secs(30), Duration::from_millis(200))
+                .idle(
+                    Duration::from_secs(30),
+                    Duration::from_secs(30),
+                    Duration::from_millis(200),
+                )
                 .await
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
-        drop(activity.request());
+        drop(activity.request(Version::HTTP_11));
         tokio::time::timeout(Duration::from_secs(5), idle)
             .await
             .expect("closed well before the 30 s first-request limit")
@@ -175,15 +241,75 @@ mod tests {
     #[tokio::test]
     async fn a_request_in_flight_is_never_idle() {
         let activity = Activity::new();
-        let in_flight = activity.request();
-        let idle = activity.idle(Duration::from_millis(50), Duration::from_millis(50));
+        let in_flight = activity.request(Version::HTTP_11);
+        let fifty = Duration::from_millis(50);
+        let idle = activity.idle(fifty, fifty, fifty);
         assert!(tokio::time::timeout(Duration::from_millis(400), idle)
             .await
             .is_err());
         drop(in_flight);
-        let idle = activity.idle(Duration::from_millis(50), Duration::from_millis(50));
-        assert!(tokio::time::timeout(Duration::from_secs(2), idle)
-            .await
-            .is_ok());
+        let idle = activity.idle(fifty, fifty, fifty);
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(2), idle).await,
+            Ok(Closed::Idle)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_head_that_keeps_trickling_is_closed_after_the_header_limit() {
+        let activity = Activity::new();
+        drop(activity.request(Version::HTTP_11));
+        let started = Instant::now();
+        let watch = activity.clone();
+        let idle = tokio::spawn(async move {
+            watch
+                .idle(
+                    Duration::from_millis(300),
+                    Duration::from_secs(30),
+                    Duration::from_secs(30),
+                )
+                .await
+        });
+        // A byte every 50 ms: never quiet, never a whole head.
+        while !idle.is_finished() {
+            assert!(started.elapsed() < Duration::from_secs(3), "never closed");
+            activity.touch_read();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(idle.await.unwrap(), Closed::SlowHead);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn a_keep_alive_connection_waits_for_the_idle_limit_not_the_header_limit() {
+        let activity = Activity::new();
+        drop(activity.request(Version::HTTP_11));
+        let started = Instant::now();
+        let closed = activity
+            .idle(
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+                Duration::from_millis(600),
+            )
+            .await;
+        assert_eq!(closed, Closed::Idle);
+        assert!(started.elapsed() >= Duration::from_millis(550));
+    }
+
+    #[tokio::test]
+    async fn frames_between_http2_requests_are_not_a_slow_head() {
+        let activity = Activity::new();
+        drop(activity.request(Version::HTTP_2));
+        activity.touch_read();
+        let closed = tokio::time::timeout(
+            Duration::from_millis(500),
+            activity.idle(
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+                Duration::from_secs(30),
+            ),
+        )
+        .await;
+        assert!(closed.is_err(), "closed as {closed:?}");
     }
 }

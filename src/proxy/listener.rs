@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use super::caller::ConnectionInfo;
-use super::idle::{Activity, IdleIo};
+use super::idle::{Activity, Closed, IdleIo};
 use super::workers::Workers;
 use super::Proxy;
 use crate::config::LimitsConfig;
@@ -27,7 +27,9 @@ pub fn http_builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // Ours runs from a head's first byte, not from the end of the previous answer
+        // (see `idle.rs`); hyper's would close idle keep-alive connections too early.
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .max_headers(limits.max_headers);
     builder
@@ -166,7 +168,7 @@ async fn serve_connection<I>(
     let service = service_fn(move |request| {
         let proxy = proxy.clone();
         let info = info.clone();
-        let in_flight = in_service.request();
+        let in_flight = in_service.request(request.version());
         async move {
             let response = proxy.handle(request, &info).await;
             drop(in_flight);
@@ -180,9 +182,17 @@ async fn serve_connection<I>(
     tokio::pin!(connection);
     let closed = tokio::select! {
         closed = connection.as_mut() => closed,
-        _ = activity.idle(limits.header_read_timeout, limits.idle_timeout) => {
-            tracing::debug!(%remote, "closing an idle client connection");
-            metrics.count_client_error("idle_timeout");
+        why = activity.idle(
+            limits.header_read_timeout,
+            limits.header_read_timeout,
+            limits.idle_timeout,
+        ) => {
+            let kind = match why {
+                Closed::SlowHead => "header_timeout",
+                Closed::Idle => "idle_timeout",
+            };
+            tracing::debug!(%remote, kind, "closing a slow or idle client connection");
+            metrics.count_client_error(kind);
             return;
         }
     };
