@@ -52,6 +52,18 @@ fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Option<Durati
     (None, got)
 }
 
+/// A limit closed the connection neither before `from_ms` nor after `to_ms`.
+fn assert_closed_between(closed: Duration, from_ms: u64, to_ms: u64) {
+    assert!(
+        closed >= Duration::from_millis(from_ms),
+        "closed early: {closed:?}"
+    );
+    assert!(
+        closed < Duration::from_millis(to_ms),
+        "closed late: {closed:?}"
+    );
+}
+
 #[test]
 fn header_read_timeout_closes_a_slow_head_while_others_are_served() {
     let sim = sim();
@@ -87,14 +99,7 @@ fn header_read_timeout_closes_a_slow_head_while_others_are_served() {
         "slow head closed after {closed:?}, answer {:?}",
         String::from_utf8_lossy(&answer)
     );
-    assert!(
-        closed >= Duration::from_millis(900),
-        "closed early: {closed:?}"
-    );
-    assert!(
-        closed < Duration::from_millis(2500),
-        "closed late: {closed:?}"
-    );
+    assert_closed_between(closed, 900, 2500);
     if !answer.is_empty() {
         assert_eq!(parse_response(&answer).0, 408);
     }
@@ -121,14 +126,7 @@ fn header_read_timeout_closes_connections_that_never_begin_a_request() {
         let (closed, _) = read_until_closed(&mut silent, Duration::from_secs(4));
         println!("a client that sent {what} was closed after {closed:?}");
         let closed = closed.unwrap_or_else(|| panic!("a client that sent {what} stays open"));
-        assert!(
-            closed >= Duration::from_millis(900),
-            "closed early: {closed:?}"
-        );
-        assert!(
-            closed < Duration::from_millis(2500),
-            "closed late: {closed:?}"
-        );
+        assert_closed_between(closed, 900, 2500);
     }
     // A keep-alive connection idle after its request is closed after idle_timeout, not
     // after header_read_timeout (hyper's own header timer would have closed it at 1 s).
@@ -137,14 +135,7 @@ fn header_read_timeout_closes_connections_that_never_begin_a_request() {
     let (closed, _) = read_until_closed(&mut idle, Duration::from_secs(5));
     println!("an idle keep-alive connection was closed after {closed:?}");
     let closed = closed.expect("an idle keep-alive connection stays open");
-    assert!(
-        closed >= Duration::from_millis(1900),
-        "closed early: {closed:?}"
-    );
-    assert!(
-        closed < Duration::from_millis(3500),
-        "closed late: {closed:?}"
-    );
+    assert_closed_between(closed, 1900, 3500);
     // The silent one and the keep-alive one were idle; the half preface is a head that
     // never completed.
     wait_for_client_errors(&proxy, "idle_timeout", 2.0);

@@ -213,22 +213,25 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 mod tests {
     use super::*;
 
+    /// `activity.idle(..)` running on its own task.
+    fn watch(
+        activity: &Arc<Activity>,
+        header_limit: Duration,
+        before_first: Duration,
+        between: Duration,
+    ) -> tokio::task::JoinHandle<Closed> {
+        let activity = activity.clone();
+        tokio::spawn(async move { activity.idle(header_limit, before_first, between).await })
+    }
+
     #[tokio::test]
     async fn the_between_requests_limit_applies_once_a_request_was_seen() {
         // The idle watch starts before the first request (a long limit), then a request
         // comes and goes: the short limit must apply without waiting out the long one.
         let activity = Activity::new();
-        let watch = activity.clone();
         let started = Instant::now();
-        let idle = tokio::spawn(async move {
-            watch
-                .idle(
-                    Duration::from_secs(30),
-                    Duration::from_secs(30),
-                    Duration::from_millis(200),
-                )
-                .await
-        });
+        let long = Duration::from_secs(30);
+        let idle = watch(&activity, long, long, Duration::from_millis(200));
         tokio::time::sleep(Duration::from_millis(50)).await;
         drop(activity.request(Version::HTTP_11));
         tokio::time::timeout(Duration::from_secs(5), idle)
@@ -260,16 +263,8 @@ mod tests {
         let activity = Activity::new();
         drop(activity.request(Version::HTTP_11));
         let started = Instant::now();
-        let watch = activity.clone();
-        let idle = tokio::spawn(async move {
-            watch
-                .idle(
-                    Duration::from_millis(300),
-                    Duration::from_secs(30),
-                    Duration::from_secs(30),
-                )
-                .await
-        });
+        let long = Duration::from_secs(30);
+        let idle = watch(&activity, Duration::from_millis(300), long, long);
         // A byte every 50 ms: never quiet, never a whole head.
         while !idle.is_finished() {
             assert!(started.elapsed() < Duration::from_secs(3), "never closed");
