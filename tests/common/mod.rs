@@ -8,6 +8,7 @@ pub mod process;
 pub mod raw_http;
 pub mod rsyslog;
 pub mod tls;
+pub mod tls_upstream;
 
 use std::path::{Path, PathBuf};
 
