@@ -67,6 +67,11 @@ fn audited_deletion_and_pass_through_over_https_and_http2() {
         "the raw query, byte for byte"
     );
     assert_eq!(completed["request_id"], seen[0].request_id.as_str());
+    assert_eq!(
+        seen[0].host_header.as_deref(),
+        Some(proxy.addr.as_str()),
+        "passthrough keeps the client's Host field over HTTP/2 too (:authority names the upstream)"
+    );
 
     let (status, _, body) = raw_http::get(&proxy.addr, "/v5/mfa-devices");
     assert_eq!(status, 200);

@@ -25,6 +25,8 @@ pub struct Seen {
     pub target: String,
     /// The `Host` header (HTTP/1.1) or the `:authority` (HTTP/2).
     pub authority: Option<String>,
+    /// The `Host` header field, in either version.
+    pub host_header: Option<String>,
     pub client_certificate: bool,
     pub request_id: String,
 }
@@ -119,6 +121,11 @@ impl TlsUpstream {
                                 .map(|p| p.to_string())
                                 .unwrap_or_default(),
                             authority,
+                            host_header: request
+                                .headers()
+                                .get(http::header::HOST)
+                                .and_then(|h| h.to_str().ok())
+                                .map(str::to_string),
                             client_certificate,
                             request_id: request_id.clone(),
                         });
