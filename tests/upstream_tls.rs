@@ -1,7 +1,9 @@
 //! The upstream over HTTPS, as the real IAM endpoint is: its certificate checked against
 //! `upstream.ca_file`, HTTP/2 when it offers `h2` through ALPN and HTTP/1.1 when it does
 //! not, a client certificate (`upstream.client_cert_file`) when it asks for one, and an
-//! untrusted certificate refused: 502 `upstream_error`, nothing sent.
+//! untrusted certificate refused: 502 `upstream_error`, nothing sent. And resign mode as
+//! it is deployed: the Python SDK signs for the proxy, the proxy checks that signature and
+//! signs again for the HTTPS upstream, which checks it against the host it received.
 
 mod common;
 
@@ -9,7 +11,7 @@ use http::Version;
 
 use common::raw_http::{self, header, send};
 use common::tls::TestCa;
-use common::tls_upstream::TlsUpstream;
+use common::tls_upstream::{TlsUpstream, TlsUpstreamConfig};
 use common::*;
 
 const SERIAL: &str = "iam%3A%3A0123456789abcdef0123456789abcdef%3Amfa%3Aphone";
@@ -152,4 +154,62 @@ fn a_client_certificate_for_an_upstream_that_asks_for_one() {
     let seen = upstream.seen();
     assert_eq!(seen.len(), 1);
     assert!(seen[0].client_certificate);
+}
+
+#[test]
+fn resign_mode_signs_again_for_the_https_upstream() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("upstream test CA");
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let cert = ca.server(dir.path(), "iam", "iam.test");
+    let upstream = TlsUpstream::start_with(
+        &cert,
+        TlsUpstreamConfig {
+            alpn: &[b"h2", b"http/1.1"],
+            client_ca_pem: None,
+            credential: Some((AK, SK)),
+        },
+    );
+    let sk_file = dir.path().join("ak.sk");
+    std::fs::write(&sk_file, format!("{SK}\n")).unwrap();
+    std::fs::set_permissions(&sk_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let proxy = ProxyProcess::start_with_upstream(
+        &upstream.url(),
+        &format!(
+            "mode = \"resign\"\nrequest_timeout = \"3s\"\nconnect_timeout = \"2s\"\nca_file = \"{}\"",
+            toml_path(&ca_file)
+        ),
+        &format!(
+            "[[credentials]]\naccess_key_id = \"{AK}\"\nsecret_key_file = \"{}\"\n",
+            toml_path(&sk_file)
+        ),
+    );
+
+    let serial = "iam::0123456789abcdef:mfa:phone-1";
+    let deleted = sdk_call(
+        &proxy.url(),
+        AK,
+        SK,
+        &["delete", "--user-id", USER_ID, "--serial-number", serial],
+    );
+    assert_eq!(deleted["status"], 204, "{deleted}");
+    let records = call_records(&proxy.audit_dir(), deleted["x_audit_id"].as_str().unwrap());
+    assert_eq!(records[1]["caller"]["signature_verified"], true);
+    assert_eq!(records[1]["target"]["serial_number"], serial);
+    assert_eq!(records[1]["request_id"], deleted["x_request_id"]);
+    let listed = sdk_call(&proxy.url(), AK, SK, &["list"]);
+    assert_eq!(listed["status"], 200, "{listed}");
+
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    for request in &seen {
+        assert_eq!(request.version, Version::HTTP_2);
+        assert_eq!(
+            request.authority.as_deref(),
+            Some(upstream.addr.as_str()),
+            "signed for the upstream's own host"
+        );
+        assert_eq!(request.signature, Some(Ok(())), "{request:?}");
+    }
 }

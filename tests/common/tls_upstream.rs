@@ -2,18 +2,22 @@
 //! the ALPN protocols a test asks for (`h2`, `http/1.1`), optionally a required client
 //! certificate. It answers like IAM (`204` with an `X-Request-Id` for deletions, `200` with
 //! a small JSON list otherwise) and records what each request looked like on arrival.
+//! Given a credential, it also checks each request's SDK-HMAC-SHA256 signature against
+//! the host it received, as the IAM gateway does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::{Request, Response, Version};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use mfa_audit_proxy::signing::{sha256_hex, verify, Secret};
 
 use super::tls::Issued;
 
@@ -29,6 +33,17 @@ pub struct Seen {
     pub host_header: Option<String>,
     pub client_certificate: bool,
     pub request_id: String,
+    /// With a credential to check against: `Ok` or why the signature failed.
+    pub signature: Option<Result<(), String>>,
+}
+
+/// What the upstream serves with.
+pub struct TlsUpstreamConfig<'a> {
+    pub alpn: &'a [&'a [u8]],
+    /// Every client must present a certificate issued by this CA.
+    pub client_ca_pem: Option<&'a str>,
+    /// `(access key, secret key)` to check signatures with.
+    pub credential: Option<(&'a str, &'a str)>,
 }
 
 pub struct TlsUpstream {
@@ -41,6 +56,23 @@ impl TlsUpstream {
     /// Serves with `cert`, offering `alpn`; with `client_ca_pem`, every client must present
     /// a certificate issued by it.
     pub fn start(cert: &Issued, alpn: &[&[u8]], client_ca_pem: Option<&str>) -> TlsUpstream {
+        Self::start_with(
+            cert,
+            TlsUpstreamConfig {
+                alpn,
+                client_ca_pem,
+                credential: None,
+            },
+        )
+    }
+
+    pub fn start_with(cert: &Issued, options: TlsUpstreamConfig<'_>) -> TlsUpstream {
+        let TlsUpstreamConfig {
+            alpn,
+            client_ca_pem,
+            credential,
+        } = options;
+        let credential = credential.map(|(ak, sk)| (ak.to_string(), sk.to_string()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -89,8 +121,12 @@ impl TlsUpstream {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
-                let (acceptor, record, counter) =
-                    (acceptor.clone(), record.clone(), counter.clone());
+                let (acceptor, record, counter, credential) = (
+                    acceptor.clone(),
+                    record.clone(),
+                    counter.clone(),
+                    credential.clone(),
+                );
                 tokio::spawn(async move {
                     // A handshake the client aborts (an untrusted certificate) ends here.
                     let Ok(tls) = acceptor.accept(tcp).await else {
@@ -98,50 +134,63 @@ impl TlsUpstream {
                     };
                     let client_certificate = tls.get_ref().1.peer_certificates().is_some();
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let n = counter.fetch_add(1, Ordering::SeqCst);
-                        let request_id = format!("tls-upstream-{n:04}");
-                        let authority =
-                            request
-                                .uri()
-                                .authority()
-                                .map(|a| a.to_string())
-                                .or_else(|| {
-                                    request
-                                        .headers()
-                                        .get(http::header::HOST)
-                                        .and_then(|h| h.to_str().ok())
-                                        .map(str::to_string)
-                                });
-                        record.lock().unwrap().push(Seen {
-                            version: request.version(),
-                            method: request.method().to_string(),
-                            target: request
-                                .uri()
-                                .path_and_query()
-                                .map(|p| p.to_string())
-                                .unwrap_or_default(),
-                            authority,
-                            host_header: request
-                                .headers()
-                                .get(http::header::HOST)
-                                .and_then(|h| h.to_str().ok())
-                                .map(str::to_string),
-                            client_certificate,
-                            request_id: request_id.clone(),
-                        });
-                        let response = if request.method() == http::Method::DELETE {
-                            Response::builder()
-                                .status(204)
-                                .header("x-request-id", request_id)
-                                .body(Full::new(Bytes::new()))
-                        } else {
-                            Response::builder()
-                                .status(200)
-                                .header("content-type", "application/json")
-                                .header("x-request-id", request_id)
-                                .body(Full::new(Bytes::from_static(b"{\"mfa_devices\":[]}")))
-                        };
-                        async move { Ok::<_, std::convert::Infallible>(response.unwrap()) }
+                        let (record, counter, credential) =
+                            (record.clone(), counter.clone(), credential.clone());
+                        async move {
+                            let n = counter.fetch_add(1, Ordering::SeqCst);
+                            let request_id = format!("tls-upstream-{n:04}");
+                            let (parts, body) = request.into_parts();
+                            let body = body.collect().await.map(|b| b.to_bytes());
+                            let body = body.unwrap_or_default();
+                            let signature = credential.map(|(ak, sk)| {
+                                verify(
+                                    &parts,
+                                    &sha256_hex(&body),
+                                    |key| (key == ak).then(|| Secret::new(sk.as_bytes())),
+                                    time::OffsetDateTime::now_utc(),
+                                )
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                            });
+                            let header = |name: http::header::HeaderName| {
+                                parts
+                                    .headers
+                                    .get(name)
+                                    .and_then(|h| h.to_str().ok())
+                                    .map(str::to_string)
+                            };
+                            record.lock().unwrap().push(Seen {
+                                version: parts.version,
+                                method: parts.method.to_string(),
+                                target: parts
+                                    .uri
+                                    .path_and_query()
+                                    .map(|p| p.to_string())
+                                    .unwrap_or_default(),
+                                authority: parts
+                                    .uri
+                                    .authority()
+                                    .map(|a| a.to_string())
+                                    .or_else(|| header(http::header::HOST)),
+                                host_header: header(http::header::HOST),
+                                client_certificate,
+                                request_id: request_id.clone(),
+                                signature,
+                            });
+                            let response = if parts.method == http::Method::DELETE {
+                                Response::builder()
+                                    .status(204)
+                                    .header("x-request-id", request_id)
+                                    .body(Full::new(Bytes::new()))
+                            } else {
+                                Response::builder()
+                                    .status(200)
+                                    .header("content-type", "application/json")
+                                    .header("x-request-id", request_id)
+                                    .body(Full::new(Bytes::from_static(b"{\"mfa_devices\":[]}")))
+                            };
+                            Ok::<_, std::convert::Infallible>(response.unwrap())
+                        }
                     });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(tls), service)
