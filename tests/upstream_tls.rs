@@ -10,7 +10,7 @@ mod common;
 use http::Version;
 
 use common::raw_http::{self, header, send};
-use common::tls::TestCa;
+use common::tls::{Issued, TestCa};
 use common::tls_upstream::{TlsUpstream, TlsUpstreamConfig};
 use common::*;
 
@@ -47,12 +47,18 @@ fn toml_path(p: &std::path::Path) -> String {
     p.display().to_string()
 }
 
-#[test]
-fn audited_deletion_and_pass_through_over_https_and_http2() {
+/// A test CA written to `ca.pem` in a new directory, and a server certificate from it.
+fn upstream_certificate() -> (tempfile::TempDir, std::path::PathBuf, Issued) {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("upstream test CA");
     let ca_file = ca.write(dir.path(), "ca.pem");
     let cert = ca.server(dir.path(), "iam", "iam.test");
+    (dir, ca_file, cert)
+}
+
+#[test]
+fn audited_deletion_and_pass_through_over_https_and_http2() {
+    let (_dir, ca_file, cert) = upstream_certificate();
     let upstream = TlsUpstream::start(&cert, &[b"h2", b"http/1.1"], None);
     let proxy = proxy_for(&upstream, &format!("ca_file = \"{}\"", toml_path(&ca_file)));
 
@@ -83,10 +89,7 @@ fn audited_deletion_and_pass_through_over_https_and_http2() {
 
 #[test]
 fn http1_over_tls_when_the_upstream_offers_only_http1() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("upstream test CA");
-    let ca_file = ca.write(dir.path(), "ca.pem");
-    let cert = ca.server(dir.path(), "iam", "iam.test");
+    let (_dir, ca_file, cert) = upstream_certificate();
     let upstream = TlsUpstream::start(&cert, &[b"http/1.1"], None);
     let proxy = proxy_for(&upstream, &format!("ca_file = \"{}\"", toml_path(&ca_file)));
 
@@ -125,10 +128,7 @@ fn an_untrusted_upstream_certificate_is_refused_and_nothing_is_sent() {
 
 #[test]
 fn a_client_certificate_for_an_upstream_that_asks_for_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("upstream test CA");
-    let ca_file = ca.write(dir.path(), "ca.pem");
-    let cert = ca.server(dir.path(), "iam", "iam.test");
+    let (dir, ca_file, cert) = upstream_certificate();
     let client_ca = TestCa::new("client CA");
     let client = client_ca.client(dir.path(), "proxy", "mfa-audit-proxy", "Security");
     let upstream = TlsUpstream::start(&cert, &[b"h2", b"http/1.1"], Some(&client_ca.cert_pem));
@@ -159,10 +159,7 @@ fn a_client_certificate_for_an_upstream_that_asks_for_one() {
 #[test]
 fn resign_mode_signs_again_for_the_https_upstream() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("upstream test CA");
-    let ca_file = ca.write(dir.path(), "ca.pem");
-    let cert = ca.server(dir.path(), "iam", "iam.test");
+    let (dir, ca_file, cert) = upstream_certificate();
     let upstream = TlsUpstream::start_with(
         &cert,
         TlsUpstreamConfig {
