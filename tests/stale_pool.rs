@@ -1,6 +1,7 @@
 //! Pooled upstream connections: a request on a connection the upstream already closed is
 //! retried on a fresh one (it provably never reached the upstream), while a request the
-//! upstream received and then dropped is never sent twice.
+//! upstream received and then dropped is never sent twice, nor is one whose client left
+//! while it was upstream.
 
 mod common;
 
@@ -102,4 +103,56 @@ fn a_request_the_upstream_received_is_not_sent_again() {
         1,
         "a deletion that reached the upstream is never retried"
     );
+}
+
+#[test]
+fn a_request_whose_client_left_is_not_sent_again_and_the_next_is_served() {
+    // Answers every request after 300 ms, keeping the connection alive.
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = upstream.local_addr().unwrap();
+    let (requests, connections) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (seen, opened) = (requests.clone(), connections.clone());
+    std::thread::spawn(move || {
+        for stream in upstream.incoming().flatten() {
+            opened.fetch_add(1, Ordering::SeqCst);
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                while read_head(&mut reader).is_some() {
+                    let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                    std::thread::sleep(Duration::from_millis(300));
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nX-Request-Id: r{n}\r\nContent-Length: 2\r\n\r\n{{}}"
+                    );
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let proxy = ProxyProcess::start(&format!("http://{addr}"), "");
+    let list = format!(
+        "GET /v5/mfa-devices HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        proxy.addr
+    );
+
+    let mut leaving = std::net::TcpStream::connect(&proxy.addr).unwrap();
+    leaving.write_all(list.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(leaving);
+    // The upstream answers the abandoned request to nobody (hyper then closes that
+    // connection, as it cannot tell how much of an unwanted answer is left).
+    std::thread::sleep(Duration::from_millis(500));
+
+    let (status, _, body) = send(&proxy.addr, list.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(body, b"{}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        2,
+        "the abandoned request was not sent again"
+    );
+    assert!(connections.load(Ordering::SeqCst) <= 2);
 }

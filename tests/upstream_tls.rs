@@ -85,6 +85,18 @@ fn audited_deletion_and_pass_through_over_https_and_http2() {
     assert_eq!(status, 200);
     assert_eq!(body, b"{\"mfa_devices\":[]}");
     assert_eq!(upstream.seen().len(), 2);
+
+    // Many at once share the HTTP/2 connection.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..32)
+            .map(|_| s.spawn(|| raw_http::get(&proxy.addr, "/v5/mfa-devices").0))
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 34);
+    assert!(seen.iter().all(|r| r.version == Version::HTTP_2));
 }
 
 #[test]

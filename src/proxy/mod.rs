@@ -13,6 +13,7 @@ pub mod hop_by_hop;
 pub mod idle;
 pub mod listener;
 mod pass_through;
+pub mod pool;
 mod resign;
 pub mod serve;
 pub mod upstream;

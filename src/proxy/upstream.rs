@@ -1,18 +1,17 @@
-//! The connection pool to the upstream IAM endpoint: HTTP/1.1, or HTTP/2 where TLS ALPN
-//! offers it; certificates always verified (webpki roots); idle connections closed before
+//! The upstream IAM endpoint: a connection pool per worker ([`super::pool`]), HTTP/1.1, or
+//! HTTP/2 where TLS ALPN offers it; certificates always verified (webpki roots); idle connections closed before
 //! the upstream would close them; a request timeout up to the response head.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::body::ProxyBody;
+use super::pool::{Connector, Pool};
 use crate::config::UpstreamConfig;
 
 /// Why the upstream gave no answer.
@@ -43,13 +42,11 @@ pub enum UpstreamSetupError {
     Tls(#[from] crate::tls::TlsError),
 }
 
-type Connector = HttpsConnector<HttpConnector>;
-
 /// The upstream endpoint and a pool of connections to it. Each worker thread has its own
 /// pool ([`Upstream::with_own_pool`]), so a pooled connection is driven by the same
 /// thread that serves the client: no request crosses threads on its way upstream.
 pub struct Upstream {
-    client: Client<Connector, ProxyBody>,
+    pool: Arc<Pool>,
     connector: Connector,
     pool_idle_timeout: Duration,
     scheme: Scheme,
@@ -78,7 +75,7 @@ impl Upstream {
             .enable_http2()
             .wrap_connector(http);
         Ok(Upstream {
-            client: pool(connector.clone(), config.pool_idle_timeout),
+            pool: Pool::new(connector.clone(), config.pool_idle_timeout),
             connector,
             pool_idle_timeout: config.pool_idle_timeout,
             scheme,
@@ -91,7 +88,7 @@ impl Upstream {
     /// connection tasks run on the runtime that first uses it.
     pub fn with_own_pool(&self) -> Upstream {
         Upstream {
-            client: pool(self.connector.clone(), self.pool_idle_timeout),
+            pool: Pool::new(self.connector.clone(), self.pool_idle_timeout),
             connector: self.connector.clone(),
             pool_idle_timeout: self.pool_idle_timeout,
             scheme: self.scheme.clone(),
@@ -122,14 +119,14 @@ impl Upstream {
         &self,
         request: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
+        match tokio::time::timeout(self.request_timeout, self.pool.send(request)).await {
             Err(_) => Err(UpstreamError::Timeout {
                 authority: self.authority.clone(),
                 after: self.request_timeout,
             }),
             Ok(Err(e)) => Err(UpstreamError::Unreachable {
                 authority: self.authority.clone(),
-                reason: error_chain(&e),
+                reason: error_chain(&*e),
             }),
             Ok(Ok(response)) => Ok(response),
         }
@@ -140,15 +137,7 @@ impl Upstream {
     }
 }
 
-fn pool(connector: Connector, idle_timeout: Duration) -> Client<Connector, ProxyBody> {
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(idle_timeout)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector)
-}
-
-/// hyper's errors say little at the top ("client error (Connect)"); the cause is deeper.
+/// hyper's errors say little at the top ("connection error", "tcp connect error"); the cause is deeper.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
