@@ -94,21 +94,16 @@ impl Activity {
     }
 
     /// Resolves once the connection, with nothing in flight, has passed a limit: a head
-    /// incomplete `header_limit` after its first byte, or quiet for `before_first` until a
+    /// incomplete `header_limit` after its first byte, or quiet for `header_limit` until a
     /// request has been seen and for `between` after.
-    pub async fn idle(
-        &self,
-        header_limit: Duration,
-        before_first: Duration,
-        between: Duration,
-    ) -> Closed {
+    pub async fn idle(&self, header_limit: Duration, between: Duration) -> Closed {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
         // A request can start at any moment and change which limit applies, so sleep
         // only until the earliest deadline any limit allows, then look again.
-        let shortest = header_limit.min(before_first).min(between);
+        let shortest = header_limit.min(between);
         loop {
             let quiet_limit = if self.requests.load(Relaxed) == 0 {
-                before_first
+                header_limit
             } else {
                 between
             };
@@ -217,11 +212,10 @@ mod tests {
     fn watch(
         activity: &Arc<Activity>,
         header_limit: Duration,
-        before_first: Duration,
         between: Duration,
     ) -> tokio::task::JoinHandle<Closed> {
         let activity = activity.clone();
-        tokio::spawn(async move { activity.idle(header_limit, before_first, between).await })
+        tokio::spawn(async move { activity.idle(header_limit, between).await })
     }
 
     #[tokio::test]
@@ -230,8 +224,11 @@ mod tests {
         // comes and goes: the short limit must apply without waiting out the long one.
         let activity = Activity::new();
         let started = Instant::now();
-        let long = Duration::from_secs(30);
-        let idle = watch(&activity, long, long, Duration::from_millis(200));
+        let idle = watch(
+            &activity,
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
         drop(activity.request(Version::HTTP_11));
         tokio::time::timeout(Duration::from_secs(5), idle)
@@ -246,12 +243,12 @@ mod tests {
         let activity = Activity::new();
         let in_flight = activity.request(Version::HTTP_11);
         let fifty = Duration::from_millis(50);
-        let idle = activity.idle(fifty, fifty, fifty);
+        let idle = activity.idle(fifty, fifty);
         assert!(tokio::time::timeout(Duration::from_millis(400), idle)
             .await
             .is_err());
         drop(in_flight);
-        let idle = activity.idle(fifty, fifty, fifty);
+        let idle = activity.idle(fifty, fifty);
         assert_eq!(
             tokio::time::timeout(Duration::from_secs(2), idle).await,
             Ok(Closed::Idle)
@@ -263,8 +260,11 @@ mod tests {
         let activity = Activity::new();
         drop(activity.request(Version::HTTP_11));
         let started = Instant::now();
-        let long = Duration::from_secs(30);
-        let idle = watch(&activity, Duration::from_millis(300), long, long);
+        let idle = watch(
+            &activity,
+            Duration::from_millis(300),
+            Duration::from_secs(30),
+        );
         // A byte every 50 ms: never quiet, never a whole head.
         while !idle.is_finished() {
             assert!(started.elapsed() < Duration::from_secs(3), "never closed");
@@ -281,11 +281,7 @@ mod tests {
         drop(activity.request(Version::HTTP_11));
         let started = Instant::now();
         let closed = activity
-            .idle(
-                Duration::from_millis(100),
-                Duration::from_millis(100),
-                Duration::from_millis(600),
-            )
+            .idle(Duration::from_millis(100), Duration::from_millis(600))
             .await;
         assert_eq!(closed, Closed::Idle);
         assert!(started.elapsed() >= Duration::from_millis(550));
@@ -298,11 +294,7 @@ mod tests {
         activity.touch_read();
         let closed = tokio::time::timeout(
             Duration::from_millis(500),
-            activity.idle(
-                Duration::from_millis(100),
-                Duration::from_millis(100),
-                Duration::from_secs(30),
-            ),
+            activity.idle(Duration::from_millis(100), Duration::from_secs(30)),
         )
         .await;
         assert!(closed.is_err(), "closed as {closed:?}");

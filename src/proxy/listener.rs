@@ -182,11 +182,7 @@ async fn serve_connection<I>(
     tokio::pin!(connection);
     let closed = tokio::select! {
         closed = connection.as_mut() => closed,
-        why = activity.idle(
-            limits.header_read_timeout,
-            limits.header_read_timeout,
-            limits.idle_timeout,
-        ) => {
+        why = activity.idle(limits.header_read_timeout, limits.idle_timeout) => {
             let kind = match why {
                 Closed::SlowHead => "header_timeout",
                 Closed::Idle => "idle_timeout",

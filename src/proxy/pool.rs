@@ -30,10 +30,10 @@ use tower_service::Service;
 use super::body::ProxyBody;
 
 pub type Connector = HttpsConnector<HttpConnector>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Pooled connections a request may be handed back by, unsent, before it goes on a new one.
 const MAX_HANDED_BACK: usize = 3;
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A worker's connections to the upstream.
 pub struct Pool {
@@ -54,6 +54,13 @@ struct State {
 struct Pooled<S> {
     sender: S,
     last_used: Instant,
+}
+
+impl<S> Pooled<S> {
+    /// Unused since before `cutoff` ([`Pool::cutoff`]).
+    fn expired(&self, cutoff: Option<Instant>) -> bool {
+        cutoff.is_some_and(|t| self.last_used <= t)
+    }
 }
 
 enum Sender {
@@ -135,12 +142,12 @@ impl Pool {
         }
         // Newest first, so that connections beyond what the load needs go unused and
         // expire. Under load the newest are still busy: a step is two atomic loads.
-        let expired_before = Instant::now().checked_sub(self.idle_timeout);
+        let cutoff = self.cutoff();
         let mut i = state.http1.len();
         while i > 0 {
             i -= 1;
             let pooled = &state.http1[i];
-            if pooled.sender.is_closed() || expired_before.is_some_and(|t| pooled.last_used <= t) {
+            if pooled.sender.is_closed() || pooled.expired(cutoff) {
                 state.http1.remove(i);
             } else if pooled.sender.is_ready() {
                 return Some(Sender::Http1(state.http1.remove(i).sender));
@@ -209,20 +216,26 @@ impl Pool {
                 let Some(pool) = pool.upgrade() else {
                     return;
                 };
-                let timeout = pool.idle_timeout;
+                let cutoff = pool.cutoff();
                 let mut state = pool.lock();
                 state
                     .http1
-                    .retain(|p| !p.sender.is_closed() && p.last_used.elapsed() < timeout);
+                    .retain(|p| !p.sender.is_closed() && !p.expired(cutoff));
                 if state
                     .http2
                     .as_ref()
-                    .is_some_and(|p| p.sender.is_closed() || p.last_used.elapsed() >= timeout)
+                    .is_some_and(|p| p.sender.is_closed() || p.expired(cutoff))
                 {
                     state.http2 = None;
                 }
             }
         });
+    }
+
+    /// Connections last used at or before this instant have been idle for `idle_timeout`
+    /// (`None` this early after boot: nothing can have been).
+    fn cutoff(&self) -> Option<Instant> {
+        Instant::now().checked_sub(self.idle_timeout)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -1,6 +1,7 @@
-//! The upstream IAM endpoint: a connection pool per worker ([`super::pool`]), HTTP/1.1, or
-//! HTTP/2 where TLS ALPN offers it; certificates always verified (webpki roots); idle connections closed before
-//! the upstream would close them; a request timeout up to the response head.
+//! The upstream IAM endpoint: a connection pool per worker ([`super::pool`]), HTTP/1.1,
+//! or HTTP/2 where TLS ALPN offers it; certificates always verified (webpki roots); idle
+//! connections closed before the upstream would close them; a request timeout up to the
+//! response head.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,7 +138,8 @@ impl Upstream {
     }
 }
 
-/// hyper's errors say little at the top ("connection error", "tcp connect error"); the cause is deeper.
+/// hyper's errors say little at the top ("connection error", "tcp connect error"); the
+/// cause is deeper.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
