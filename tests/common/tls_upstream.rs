@@ -14,12 +14,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-
 use mfa_audit_proxy::signing::{sha256_hex, verify, Secret};
 
-use super::tls::Issued;
+use super::tls::{roots, Issued};
 
 /// One request as the upstream received it.
 #[derive(Debug, Clone)]
@@ -80,12 +77,8 @@ impl TlsUpstream {
         let builder = match client_ca_pem {
             None => builder.with_no_client_auth(),
             Some(pem) => {
-                let mut roots = rustls::RootCertStore::empty();
-                for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                    roots.add(c.unwrap()).unwrap();
-                }
                 let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
+                    Arc::new(roots(pem)),
                     provider,
                 )
                 .build()
@@ -93,14 +86,7 @@ impl TlsUpstream {
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let mut config = builder
-            .with_single_cert(
-                CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
-                    .map(Result::unwrap)
-                    .collect(),
-                PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
-            )
-            .unwrap();
+        let mut config = builder.with_single_cert(cert.chain(), cert.key()).unwrap();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
